@@ -1,0 +1,229 @@
+"""The model catalogue: what each model id is, where its weights come from, what it supports.
+
+Specs are data, not code paths: adding a model is adding one ``ModelSpec`` to ``_BUILTIN`` (or calling
+``register`` from a plugin). Registering an id twice is an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from .errors import OptionError, UnknownModelError
+
+Task = Literal["super-resolution", "colorization"]
+
+# Commit of leonelhs/realesrgan that public code pins; it holds the x2plus and general-x4v3 files.
+_LEONELHS_REV = "6907f85a9095e201ec4b3c7e91bbb66cdec0f04d"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One downloadable network.
+
+    ``architecture`` is the spandrel architecture id the weights must load as; a file that spandrel
+    detects as anything else is refused. ``sha256`` is the upstream release file's checksum where one
+    is known; where it is not (``None``) the first verified download's hash is recorded beside the
+    cached file and checked from then on. ``tile`` is the default tile edge in input pixels on a GPU
+    (0 = whole image); ``input_size`` is the fixed square size a colorization network runs at.
+    """
+
+    id: str
+    task: Task
+    architecture: str
+    scale: int
+    hub_repo: str | None
+    filename: str
+    revision: str | None
+    sha256: str | None
+    license: str
+    supports_half: bool
+    supports_bf16: bool
+    source: str
+    description: str
+    size_bytes: int | None = None
+    tile: int = 512
+    input_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_BUILTIN: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="realesrgan-x4plus",
+        task="super-resolution",
+        architecture="ESRGAN",
+        scale=4,
+        hub_repo="lllyasviel/Annotators",
+        filename="RealESRGAN_x4plus.pth",
+        revision=None,
+        sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+        size_bytes=67_040_989,
+        license="BSD-3-Clause",
+        supports_half=True,
+        supports_bf16=True,
+        source="xinntao/Real-ESRGAN release v0.1.0, mirrored in the Hub repo lllyasviel/Annotators",
+        description="Real-ESRGAN x4plus (RRDBNet, 23 blocks): the general-purpose photo upscaler.",
+        tile=512,
+    ),
+    ModelSpec(
+        id="realesrgan-x2plus",
+        task="super-resolution",
+        architecture="ESRGAN",
+        scale=2,
+        hub_repo="leonelhs/realesrgan",
+        filename="RealESRGAN_x2plus.pth",
+        revision=_LEONELHS_REV,
+        sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+        size_bytes=67_061_725,
+        license="BSD-3-Clause",
+        supports_half=True,
+        supports_bf16=True,
+        source="xinntao/Real-ESRGAN release v0.2.1, mirrored in leonelhs/realesrgan (pinned commit)",
+        description="Real-ESRGAN x2plus (RRDBNet, 23 blocks): photos at x2, fewer invented details.",
+        tile=512,
+    ),
+    ModelSpec(
+        id="realesr-general-x4v3",
+        task="super-resolution",
+        architecture="Compact",
+        scale=4,
+        hub_repo="leonelhs/realesrgan",
+        filename="realesr-general-x4v3.pth",
+        revision=_LEONELHS_REV,
+        sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+        size_bytes=4_885_111,
+        license="BSD-3-Clause",
+        supports_half=True,
+        supports_bf16=True,
+        source="xinntao/Real-ESRGAN release v0.2.5.0, mirrored in leonelhs/realesrgan (pinned commit)",
+        description="Real-ESRGAN general v3 (SRVGGNetCompact): small and fast, good for video.",
+        tile=1024,
+    ),
+    ModelSpec(
+        id="realesrgan-x4plus-anime",
+        task="super-resolution",
+        architecture="ESRGAN",
+        scale=4,
+        hub_repo="ximso/RealESRGAN_x4plus_anime_6B",
+        filename="RealESRGAN_x4plus_anime_6B.pth",
+        revision=None,
+        sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
+        license="BSD-3-Clause",
+        supports_half=True,
+        supports_bf16=True,
+        source="xinntao/Real-ESRGAN release v0.2.2.4, mirrored in ximso/RealESRGAN_x4plus_anime_6B",
+        description="Real-ESRGAN x4plus anime (RRDBNet, 6 blocks): drawings, anime and line art.",
+        tile=512,
+    ),
+    ModelSpec(
+        id="realesr-animevideov3",
+        task="super-resolution",
+        architecture="Compact",
+        scale=4,
+        hub_repo="leonelhs/realesrgan",
+        filename="realesr-animevideov3.pth",
+        revision=_LEONELHS_REV,
+        sha256="b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
+        license="BSD-3-Clause",
+        supports_half=True,
+        supports_bf16=True,
+        source=(
+            "xinntao/Real-ESRGAN release v0.2.5.0; the Hub mirror is unconfirmed (checksum-guarded),"
+            " put the release file in $RESTORATION_MODELS_DIR if the download fails"
+        ),
+        description="Real-ESRGAN anime video v3 (SRVGGNetCompact, 16 convs): fast anime video upscaler.",
+        tile=1024,
+    ),
+    ModelSpec(
+        id="ddcolor",
+        task="colorization",
+        architecture="DDColor",
+        scale=1,
+        hub_repo="piddnad/DDColor-models",
+        filename="ddcolor_modelscope.pth",
+        revision=None,
+        sha256=None,
+        license="Apache-2.0",
+        supports_half=False,
+        supports_bf16=True,
+        source="piddnad/DDColor-models (ModelScope realistic DDColor-L); hash recorded on first download",
+        description="DDColor-L (ConvNeXt-L), ModelScope weights: natural, realistic colours.",
+        tile=0,
+        input_size=512,
+    ),
+    ModelSpec(
+        id="ddcolor-artistic",
+        task="colorization",
+        architecture="DDColor",
+        scale=1,
+        hub_repo="piddnad/DDColor-models",
+        filename="ddcolor_artistic.pth",
+        revision=None,
+        sha256=None,
+        license="Apache-2.0",
+        supports_half=False,
+        supports_bf16=True,
+        source="piddnad/DDColor-models (artistic DDColor-L); hash recorded on first download",
+        description="DDColor-L trained for vivid, saturated colours.",
+        tile=0,
+        input_size=512,
+    ),
+    ModelSpec(
+        id="ddcolor-tiny",
+        task="colorization",
+        architecture="DDColor",
+        scale=1,
+        hub_repo="piddnad/DDColor-models",
+        filename="ddcolor_paper_tiny.pth",
+        revision=None,
+        sha256=None,
+        license="Apache-2.0",
+        supports_half=False,
+        supports_bf16=True,
+        source="piddnad/DDColor-models (paper DDColor-T, ConvNeXt-T); hash recorded on first download",
+        description="DDColor-T: the small, fast colorizer from the paper.",
+        tile=0,
+        input_size=512,
+    ),
+)
+
+_lock = threading.Lock()
+_registry: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the catalogue. Raises ``ValueError`` if its id is already registered."""
+    if not spec.id or spec.id != spec.id.strip().lower():
+        raise OptionError(f"model id {spec.id!r} must be non-empty, lower-case and without spaces")
+    with _lock:
+        if spec.id in _registry:
+            raise ValueError(f"model id {spec.id!r} is already registered")
+        _registry[spec.id] = spec
+    return spec
+
+
+for _spec in _BUILTIN:
+    register(_spec)
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    """The spec of ``model_id``; ``UnknownModelError`` lists the known ids when it is not there."""
+    try:
+        return _registry[model_id]
+    except KeyError:
+        known = ", ".join(sorted(_registry))
+        raise UnknownModelError(f"unknown model {model_id!r}; known models: {known}") from None
+
+
+def list_models(task: Task | None = None) -> list[ModelSpec]:
+    """Every registered spec (optionally only those of ``task``), sorted by id."""
+    return sorted(
+        (s for s in _registry.values() if task is None or s.task == task), key=lambda s: s.id
+    )
+
+
+def model_ids(task: Task | None = None) -> list[str]:
+    return [s.id for s in list_models(task)]

@@ -1,0 +1,185 @@
+"""Loading networks through spandrel into a small, thread-safe, per-process cache.
+
+Nothing loads at import. ``load_model(model_id, device, precision)`` resolves the weights
+(``weights.resolve``), loads them with spandrel's restricted loader (safetensors, or pickles limited
+to tensors and plain containers), checks that the file holds the architecture and scale the catalogue
+promises, moves the network to the device and precision, and keeps it for later calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .catalog import ModelSpec, get_spec
+from .errors import ModelLoadError, OptionError
+from .weights import ResolvedWeights, resolve
+
+log = logging.getLogger(__name__)
+
+# Architectures whose forward keeps state on the module (DDColor's encoder hooks): calls are serialised.
+_STATEFUL_ARCHES = {"DDColor"}
+_ALLOWED_SUFFIXES = {".pth", ".ckpt", ".safetensors"}
+
+_extra_lock = threading.Lock()
+_extra_installed = False
+_cache_lock = threading.Lock()
+_cache: dict[tuple[str, str, str, str], LoadedModel] = {}
+_key_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to run.
+
+    Call contract: ``model(x)`` takes ``(N, C, H, W)`` float in [0, 1] on ``device`` (any float dtype;
+    it is cast to ``dtype``) and returns float32 on ``device``. Super-resolution models return
+    ``(N, C, H*scale, W*scale)`` clamped to [0, 1]; DDColor returns the ``(N, 2, h, w)`` ab channels
+    for its ``(N, 3, input_size, input_size)`` gray input (see ``stages.colorize``).
+    """
+
+    spec: ModelSpec
+    descriptor: Any
+    device: torch.device
+    dtype: torch.dtype
+    weights: ResolvedWeights
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def scale(self) -> int:
+        return int(self.descriptor.scale)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device=self.device, dtype=self.dtype)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
+        with guard, torch.inference_mode():
+            if self.spec.task == "colorization":
+                out = self.descriptor.model(x)
+            else:
+                out = self.descriptor(x)
+        return out.float()
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU. Asking for CUDA without one is an ``OptionError``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OptionError(f"device={device!r} but no CUDA GPU is available; use 'auto' or 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise OptionError(
+                f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    return dev
+
+
+def resolve_dtype(spec: ModelSpec, device: torch.device, precision: str = "auto") -> torch.dtype:
+    """fp32 on CPU; on CUDA fp16 (or bf16) where the spec allows it, unless ``precision`` forces one."""
+    if device.type != "cuda":
+        if precision not in ("auto", "fp32"):
+            log.info("precision %s ignored on %s: using fp32", precision, device)
+        return torch.float32
+    if precision == "fp32":
+        return torch.float32
+    if precision == "fp16":
+        if not spec.supports_half:
+            raise OptionError(f"precision='fp16' is not supported by {spec.id}; use 'auto' or 'bf16'")
+        return torch.float16
+    if precision == "bf16":
+        if not spec.supports_bf16:
+            raise OptionError(f"precision='bf16' is not supported by {spec.id}; use 'auto' or 'fp32'")
+        return torch.bfloat16
+    if spec.supports_half:
+        return torch.float16
+    if spec.supports_bf16 and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _install_extra_arches() -> None:
+    global _extra_installed
+    with _extra_lock:
+        if not _extra_installed:
+            import spandrel_extra_arches
+
+            spandrel_extra_arches.install(ignore_duplicates=True)
+            _extra_installed = True
+
+
+def load_descriptor(path: Path, spec: ModelSpec) -> Any:
+    """Load ``path`` with spandrel on the CPU and check it is the network ``spec`` describes."""
+    import spandrel
+
+    if path.suffix.lower() not in _ALLOWED_SUFFIXES:
+        raise ModelLoadError(
+            f"{path.name}: weight files must be .safetensors or .pth (got {path.suffix or 'no suffix'})"
+        )
+    if spec.architecture == "DDColor":
+        _install_extra_arches()
+    try:
+        desc = spandrel.ModelLoader(device=torch.device("cpu")).load_from_file(path)
+    except Exception as e:  # spandrel raises ValueError, UnpicklingError, RuntimeError, KeyError...
+        raise ModelLoadError(
+            f"{path} could not be loaded as {spec.id} ({spec.architecture}): "
+            f"{type(e).__name__}: {e}. Replace the file or delete it so it is downloaded again"
+        ) from e
+    arch = desc.architecture.id
+    if arch != spec.architecture or int(desc.scale) != spec.scale:
+        raise ModelLoadError(
+            f"{path} holds a {arch} x{desc.scale} network, but {spec.id} needs "
+            f"{spec.architecture} x{spec.scale}; replace the file"
+        )
+    return desc
+
+
+def load_model(model_id: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
+    """The model ``model_id`` on ``device`` in the precision chosen by ``resolve_dtype``; cached."""
+    spec = get_spec(model_id)
+    dev = resolve_device(device)
+    dtype = resolve_dtype(spec, dev, precision)
+    weights = resolve(spec.id)
+    key = (spec.id, str(dev), str(dtype), str(weights.path))
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        desc = load_descriptor(weights.path, spec)
+        desc.to(dev)
+        if dtype == torch.float16:
+            desc.half()
+        elif dtype == torch.bfloat16:
+            desc.bfloat16()
+        else:
+            desc.float()
+        desc.eval()
+        if dev.type == "cuda":
+            desc.model.to(memory_format=torch.channels_last)
+        loaded = LoadedModel(spec, desc, dev, dtype, weights)
+        log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
+        with _cache_lock:
+            _cache[key] = loaded
+        return loaded
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (frees their memory once no caller holds them)."""
+    with _cache_lock:
+        _cache.clear()
+        _key_locks.clear()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

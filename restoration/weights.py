@@ -1,0 +1,254 @@
+"""The one door to weight files: a local models folder, the Hugging Face Hub cache, a Hub download.
+
+Resolution order for a model id:
+1. ``$RESTORATION_MODELS_DIR``: a file named ``<id>.safetensors``, ``<id>.pth`` or the spec's own
+   filename is used as it is (it is the user's own file, so no checksum is imposed on it).
+2. The Hub cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``) at the
+   spec's pinned revision, checked against the pinned sha256.
+3. A Hub download (unless ``HF_HUB_OFFLINE`` is set), with ``HF_TOKEN`` when present, checked the same
+   way. A cached file with a wrong checksum is downloaded again once; a download with a wrong checksum
+   is deleted and reported with both hashes.
+
+Models without a published checksum get theirs recorded on the first verified download (trust on first
+use) in ``restoration-sha256.json`` inside the Hub cache; later loads are checked against it.
+
+The environment is read at each call, so a process (or a test) can change it between calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .catalog import ModelSpec, get_spec
+from .errors import ChecksumMismatchError, WeightsUnavailableError
+
+log = logging.getLogger(__name__)
+
+Source = Literal["local", "cache", "download"]
+_TRUE = {"1", "true", "yes", "on"}
+_RECORD_NAME = "restoration-sha256.json"
+_lock = threading.Lock()
+_hash_memo: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    model_id: str
+    path: Path
+    source: Source
+
+
+def models_dir() -> Path | None:
+    value = os.environ.get("RESTORATION_MODELS_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def hub_cache_dir() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def is_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of ``path``, remembered per (path, size, mtime) for the life of the process."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _lock:
+        if key in _hash_memo:
+            return _hash_memo[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _lock:
+        _hash_memo[key] = digest
+    return digest
+
+
+def local_candidates(spec: ModelSpec) -> list[Path]:
+    """Where in ``$RESTORATION_MODELS_DIR`` a file for ``spec`` may lie, in the order tried."""
+    root = models_dir()
+    if root is None:
+        return []
+    names = [f"{spec.id}.safetensors", f"{spec.id}.pth", Path(spec.filename).name]
+    return [root / n for n in dict.fromkeys(names)]
+
+
+def _hint(spec: ModelSpec) -> str:
+    return (
+        f"run `python -m restoration models download {spec.id}` on a connected machine, or put "
+        f"{Path(spec.filename).name} (or {spec.id}.safetensors) in $RESTORATION_MODELS_DIR"
+    )
+
+
+def _expected_hash(spec: ModelSpec) -> str | None:
+    if spec.sha256:
+        return spec.sha256
+    return _read_records().get(spec.id)
+
+
+def _record_path() -> Path:
+    return hub_cache_dir() / _RECORD_NAME
+
+
+def _read_records() -> dict[str, str]:
+    try:
+        return json.loads(_record_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_hash(spec: ModelSpec, digest: str) -> None:
+    with _lock:
+        records = _read_records()
+        records[spec.id] = digest
+        path = _record_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(records, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+
+
+def _check(spec: ModelSpec, path: Path) -> str | None:
+    """None when ``path`` matches the expected hash (or none is known), else its actual hash."""
+    expected = _expected_hash(spec)
+    if expected is None:
+        return None
+    actual = sha256_file(path)
+    return None if actual == expected else actual
+
+
+def cached_path(spec: ModelSpec) -> Path | None:
+    """The file in the Hub cache at the pinned revision, or None. Never touches the network."""
+    if not spec.hub_repo:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(
+        spec.hub_repo,
+        spec.filename,
+        cache_dir=hub_cache_dir(),
+        revision=spec.revision or "main",
+    )
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
+    """Find (or fetch) the weight file of ``model_id``.
+
+    Raises ``UnknownModelError``, ``WeightsUnavailableError`` (not local, not cached, and offline,
+    unreachable or missing on the Hub) or ``ChecksumMismatchError``.
+    """
+    spec = get_spec(model_id)
+    for cand in local_candidates(spec):
+        if cand.is_file() and cand.stat().st_size > 0:
+            return ResolvedWeights(spec.id, cand, "local")
+
+    cached = cached_path(spec)
+    if cached is not None:
+        bad = _check(spec, cached)
+        if bad is None:
+            return ResolvedWeights(spec.id, cached, "cache")
+        if is_offline() or not allow_download:
+            raise ChecksumMismatchError(
+                f"cached weights {cached} for {spec.id} are corrupt: sha256 {bad}, expected "
+                f"{_expected_hash(spec)}; delete the file and {_hint(spec)}"
+            )
+        log.warning("cached %s has the wrong checksum; downloading it again", cached)
+        return ResolvedWeights(spec.id, download(spec.id, force=True), "download")
+
+    if not allow_download:
+        raise WeightsUnavailableError(f"weights for {spec.id} are not available locally: {_hint(spec)}")
+    return ResolvedWeights(spec.id, download(spec.id), "download")
+
+
+def download(model_id: str, *, force: bool = False) -> Path:
+    """Download ``model_id`` into the Hub cache (or confirm it is there) and verify its checksum."""
+    spec = get_spec(model_id)
+    if not spec.hub_repo:
+        raise WeightsUnavailableError(f"{spec.id} has no Hub source; {_hint(spec)}")
+    if is_offline():
+        cached = None if force else cached_path(spec)
+        if cached is not None and _check(spec, cached) is None:
+            return cached
+        raise WeightsUnavailableError(
+            f"offline (HF_HUB_OFFLINE is set) and {spec.id} is not cached: {_hint(spec)}"
+        )
+
+    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import hf_hub_download
+
+    where = f"{spec.hub_repo}/{spec.filename}"
+    try:
+        path = Path(
+            hf_hub_download(
+                spec.hub_repo,
+                spec.filename,
+                revision=spec.revision,
+                cache_dir=hub_cache_dir(),
+                token=os.environ.get("HF_TOKEN") or None,
+                force_download=force,
+            )
+        )
+    except hf_errors.GatedRepoError:
+        raise WeightsUnavailableError(
+            f"{where} is gated: accept its terms on the Hub and set HF_TOKEN; or {_hint(spec)}"
+        ) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise WeightsUnavailableError(
+            f"Hub repository {spec.hub_repo} for {spec.id} was not found (or needs HF_TOKEN); "
+            f"{_hint(spec)}"
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise WeightsUnavailableError(
+            f"revision {spec.revision} of {spec.hub_repo} was not found; {_hint(spec)}"
+        ) from None
+    except hf_errors.EntryNotFoundError as e:  # includes LocalEntryNotFoundError (offline/unreachable)
+        if isinstance(e, hf_errors.LocalEntryNotFoundError):
+            raise WeightsUnavailableError(
+                f"cannot reach the Hugging Face Hub to download {where} and it is not cached: "
+                f"{_hint(spec)}"
+            ) from None
+        raise WeightsUnavailableError(f"{where} is missing on the Hub; {_hint(spec)}") from None
+    except (OSError, hf_errors.HfHubHTTPError) as e:
+        raise WeightsUnavailableError(f"downloading {where} failed ({e}); {_hint(spec)}") from None
+
+    actual = sha256_file(path)
+    expected = _expected_hash(spec)
+    if expected is None:
+        _record_hash(spec, actual)
+        log.info("recorded sha256 %s for %s (first download)", actual, spec.id)
+    elif actual != expected:
+        _remove_cached(path)
+        raise ChecksumMismatchError(
+            f"downloaded {spec.filename} for {spec.id} has sha256 {actual} but {expected} was "
+            f"expected; the file was deleted. Try again, or {_hint(spec)}"
+        )
+    return path
+
+
+def _remove_cached(path: Path) -> None:
+    """Delete a cached snapshot entry and the blob it points to."""
+    try:
+        target = path.resolve()
+        path.unlink(missing_ok=True)
+        if target != path:
+            target.unlink(missing_ok=True)
+    except OSError as e:  # pragma: no cover - best effort, the error raised after says what to do
+        log.warning("could not delete %s: %s", path, e)

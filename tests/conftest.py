@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny random-weight real architectures in a temporary models folder, no network.
+
+Every network here is a genuine spandrel architecture (RRDBNet/ESRGAN, SRVGGNetCompact, DDColor) in a
+small configuration that spandrel still detects, saved the way users save weights (safetensors and a
+.pth), and loaded through the library's real code path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
+
+
+def _save(module: torch.nn.Module, path: Path, half: bool = False) -> None:
+    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+          for k, v in module.state_dict().items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(sd, str(path))
+    else:
+        torch.save(sd, path)
+
+
+def make_esrgan(scale: int, seed: int = 0) -> torch.nn.Module:
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    torch.manual_seed(seed)
+    return ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=scale)
+
+
+def make_compact(scale: int = 4, seed: int = 0) -> torch.nn.Module:
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(seed)
+    return Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=scale)
+
+
+def make_ddcolor(seed: int = 0) -> torch.nn.Module:
+    from spandrel_extra_arches.architectures.DDColor import DDColor
+
+    torch.manual_seed(seed)
+    return DDColor(
+        encoder_name="convnext-t", decoder_name="MultiScaleColorDecoder", input_size=(64, 64),
+        nf=512, num_output_channels=2, last_norm="Spectral", num_queries=8, num_scales=3,
+        dec_layers=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("models")
+    _save(make_esrgan(4), d / "realesrgan-x4plus.safetensors")
+    _save(make_esrgan(2), d / "realesrgan-x2plus.pth")
+    _save(make_compact(4), d / "realesr-general-x4v3.safetensors")
+    _save(make_esrgan(4, seed=1), d / "RealESRGAN_x4plus_anime_6B.pth")  # the spec's own filename
+    _save(make_compact(4, seed=2), d / "realesr-animevideov3.safetensors")
+    _save(make_ddcolor(), d / "ddcolor-tiny.safetensors", half=True)
+    os.symlink(d / "ddcolor-tiny.safetensors", d / "ddcolor.safetensors")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_models_dir: Path) -> None:
+    """No test reaches the network or the user's caches."""
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tiny_models_dir))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("RESTORATION_MAX_PIXELS", raising=False)
+
+
+@pytest.fixture()
+def photo() -> np.ndarray:
+    """A 48x64 colour test picture (uint8 RGB) with edges, gradients and flat areas."""
+    h, w = 48, 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), np.float32)
+    img[..., 0] = xx / w
+    img[..., 1] = yy / h
+    img[..., 2] = ((xx // 8 + yy // 8) % 2) * 0.8 + 0.1
+    img[12:36, 20:44] = [0.9, 0.2, 0.1]
+    return (img * 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def gray_photo(photo: np.ndarray) -> np.ndarray:
+    return (photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)

@@ -1,0 +1,67 @@
+import math
+
+import pytest
+
+from restoration import PRESETS, OptionError, RestoreOptions
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expect"),
+    [
+        ("denoise", 31, "denoise=31 is out of range: allowed 0 to 30"),
+        ("denoise", -1, "allowed 0 to 30"),
+        ("denoise", math.nan, "denoise=nan is out of range"),
+        ("upscale", math.inf, "upscale=inf is out of range"),
+        ("upscale", 9, "allowed 0 to 8"),
+        ("upscale", 0.5, "upscale=0.5 is not allowed"),
+        ("sharpen", "1.0", "sharpen='1.0' must be a number"),
+        ("sharpen", True, "sharpen=True must be a number"),
+        ("colorize", "yes", "colorize='yes' is not valid: use one of auto, on, off"),
+        ("precision", "int8", "precision='int8' is not valid"),
+        ("device", "tpu", "device='tpu' is not valid"),
+        ("tile", 16, "tile=16 is too small"),
+        ("tile", 1.5, "tile=1.5 must be a whole number"),
+        ("tile_overlap", 300, "tile_overlap=300 is out of range: allowed 0 to 256"),
+        ("quality", 0, "quality=0 is out of range"),
+        ("output_format", "gif", "output_format='gif' is not supported"),
+        ("model", "nope", "model: unknown model 'nope'"),
+        ("model", "ddcolor", "model='ddcolor' is a colorization model"),
+        ("color_model", "realesrgan-x4plus", "a colorization model is needed"),
+    ],
+)
+def test_each_field_is_validated_with_a_message_naming_it(field, value, expect):
+    with pytest.raises(OptionError) as e:
+        RestoreOptions(**{field: value})
+    assert expect in str(e.value)
+    assert isinstance(e.value, ValueError)
+
+
+def test_normalisation_and_defaults():
+    o = RestoreOptions(denoise=10, tile=64.0, output_format="JPG", device="cuda:1")
+    assert o.denoise == 10.0 and isinstance(o.denoise, float)
+    assert o.tile == 64 and isinstance(o.tile, int)
+    assert o.output_format == "jpeg"
+    assert RestoreOptions(upscale=0).does_superres is False
+    assert RestoreOptions(upscale=1).does_superres is True
+
+
+def test_presets_cover_the_seed_use_cases_and_accept_overrides():
+    assert set(PRESETS) == {"old-photo", "digital", "video", "anime"}
+    old = RestoreOptions.from_preset("old-photo", sharpen=2)
+    assert old.denoise == 15 and old.upscale == 4 and old.colorize == "auto" and old.sharpen == 2
+    assert RestoreOptions.from_preset("anime").model == "realesrgan-x4plus-anime"
+    assert RestoreOptions.from_dict({"preset": "digital", "upscale": 3}).upscale == 3
+    with pytest.raises(OptionError, match="unknown preset 'vintage'; presets: old-photo"):
+        RestoreOptions.from_preset("vintage")
+    with pytest.raises(OptionError, match="unknown option"):
+        RestoreOptions.from_dict({"scale": 2})
+    with pytest.raises(OptionError, match="denoise=99"):
+        RestoreOptions.from_preset("video", denoise=99)
+
+
+def test_options_are_frozen_and_round_trip():
+    o = RestoreOptions(sharpen=1.2)
+    with pytest.raises(AttributeError):
+        o.sharpen = 2  # type: ignore[misc]
+    assert RestoreOptions.from_dict(o.to_dict()) == o
+    assert o.with_(denoise=5).denoise == 5
