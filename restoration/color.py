@@ -22,8 +22,9 @@ def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
 
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(min=0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+    """Sign-preserving, so out-of-gamut (negative) values stay visible to gamut checks."""
+    a = x.abs()
+    return torch.sign(x) * torch.where(a <= 0.0031308, a * 12.92, 1.055 * a ** (1 / 2.4) - 0.055)
 
 
 def _apply(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

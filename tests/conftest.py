@@ -43,14 +43,25 @@ def make_compact(scale: int = 4, seed: int = 0) -> torch.nn.Module:
 
 
 def make_ddcolor(seed: int = 0) -> torch.nn.Module:
+    """A small DDColor (ConvNeXt-T encoder, one decoder layer) that predicts a sane, fixed-ish chroma.
+
+    Random DDColor weights give chroma around 1e11; zeroing the decoder's last weight-normalised
+    layer and biasing the head makes the output ab about (20, -15) plus an image-dependent part.
+    """
     from spandrel_extra_arches.architectures.DDColor import DDColor
 
     torch.manual_seed(seed)
-    return DDColor(
+    m = DDColor(
         encoder_name="convnext-t", decoder_name="MultiScaleColorDecoder", input_size=(64, 64),
-        nf=512, num_output_channels=2, last_norm="Spectral", num_queries=8, num_scales=3,
+        nf=512, num_output_channels=2, last_norm="Weight", num_queries=8, num_scales=3,
         dec_layers=1,
     )
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.startswith("decoder.last_shuf") and not name.endswith("weight_v"):
+                p.zero_()
+        m.refine_net[0][0].bias.copy_(torch.tensor([20.0, -15.0]))
+    return m
 
 
 @pytest.fixture(scope="session")

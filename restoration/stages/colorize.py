@@ -21,14 +21,20 @@ _CHROMA_STD_LIMIT = 3.0
 def is_monochrome(x: torch.Tensor) -> bool:
     """True when ``x`` (1, 3, H, W) is gray or a single tone (sepia, cyanotype): nothing to keep.
 
-    Decided on a copy at most 256 px on its long side: the standard deviation of both Lab chroma
-    channels must be under 3 (colour photos are typically above 10).
+    Decided on a copy at most 256 px on its long side. In a toned photo the chroma is a function of
+    the lightness, so a and b are each regressed on L; when what L does not explain has a standard
+    deviation under 3 Lab units in both, the picture holds no colour of its own (colour photos are
+    typically above 10).
     """
     h, w = x.shape[-2:]
     s = min(1.0, 256 / max(h, w))
     small = F.interpolate(x.float(), scale_factor=s, mode="area") if s < 1 else x.float()
-    ab = rgb_to_lab(small.clamp(0, 1))[:, 1:]
-    return bool((ab.flatten(2).std(dim=2) < _CHROMA_STD_LIMIT).all())
+    lab = rgb_to_lab(small[:1].clamp(0, 1)).flatten(2)[0].double()  # (3, P)
+    L = lab[0]
+    design = torch.stack([L, torch.ones_like(L)], dim=1)  # (P, 2)
+    coef = torch.linalg.lstsq(design, lab[1:].T).solution  # (2, 2)
+    residual = lab[1:].T - design @ coef
+    return bool((residual.std(dim=0) < _CHROMA_STD_LIMIT).all())
 
 
 def colorize(
