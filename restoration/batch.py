@@ -1,0 +1,113 @@
+"""Restoring a folder tree: recursive, structure kept, resumable, one bad file never stops the rest."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ChecksumMismatchError, ModelLoadError, RestorationError, WeightsUnavailableError
+from .media import FORMAT_EXT, INPUT_EXTENSIONS
+from .options import RestoreOptions
+from .pipeline import restore_file
+
+log = logging.getLogger(__name__)
+
+Status = Literal["done", "skipped", "failed"]
+# Errors that would fail every file the same way: the batch stops instead of repeating them.
+_FATAL = (WeightsUnavailableError, ChecksumMismatchError, ModelLoadError)
+
+
+@dataclass
+class BatchItem:
+    src: Path
+    dst: Path
+    status: Status
+    error: str | None = None
+    metrics: dict[str, Any] | None = None
+
+
+@dataclass
+class BatchSummary:
+    items: list[BatchItem] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for i in self.items if i.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+    def line(self) -> str:
+        return (
+            f"{len(self.items)} files: {self.count('done')} restored, "
+            f"{self.count('skipped')} already done, {self.count('failed')} failed"
+        )
+
+
+def find_images(in_dir: Path, exclude: Path | None = None) -> list[Path]:
+    """Image files under ``in_dir`` (recursive, sorted), skipping hidden ones and ``exclude``."""
+    found = []
+    excl = exclude.resolve() if exclude else None
+    for root, dirs, files in os.walk(in_dir):
+        rp = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (rp / d).resolve() != excl)
+        for f in sorted(files):
+            if not f.startswith(".") and Path(f).suffix.lower() in INPUT_EXTENSIONS:
+                found.append(rp / f)
+    return found
+
+
+def plan(in_dir: Path, out_dir: Path, output_format: str | None) -> list[tuple[Path, Path]]:
+    """(source, destination) pairs: the same relative path under ``out_dir``, new suffix if asked."""
+    pairs = []
+    for src in find_images(in_dir, exclude=out_dir):
+        rel = src.relative_to(in_dir)
+        dst = out_dir / rel
+        if output_format:
+            dst = dst.with_suffix(FORMAT_EXT[output_format])
+        pairs.append((src, dst))
+    return pairs
+
+
+def restore_folder(
+    in_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: RestoreOptions | None = None,
+    *,
+    overwrite: bool = False,
+    on_item: Callable[[BatchItem, int, int], None] | None = None,
+) -> BatchSummary:
+    """Restore every image under ``in_dir`` into ``out_dir``.
+
+    A destination that exists is skipped unless ``overwrite`` (outputs are written atomically, so an
+    existing file is a finished one and a re-run resumes). A file that fails is recorded and the rest
+    go on; errors that would fail every file (weights missing or corrupt) stop the batch.
+    ``on_item(item, index, total)`` is called after each file.
+    """
+    options = options or RestoreOptions()
+    src_root, dst_root = Path(in_dir), Path(out_dir)
+    if not src_root.is_dir():
+        raise RestorationError(f"{src_root}: not a folder")
+    pairs = plan(src_root, dst_root, options.output_format)
+    summary = BatchSummary()
+    for i, (src, dst) in enumerate(pairs):
+        if dst.exists() and not overwrite:
+            item = BatchItem(src, dst, "skipped")
+        else:
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                res = restore_file(src, dst, options)
+                item = BatchItem(src, dst, "done", metrics=res.metrics)
+            except _FATAL:
+                raise
+            except (RestorationError, OSError, ValueError, RuntimeError) as e:
+                log.warning("%s failed: %s", src, e)
+                item = BatchItem(src, dst, "failed", error=str(e))
+        summary.items.append(item)
+        if on_item:
+            on_item(item, i, len(pairs))
+    return summary

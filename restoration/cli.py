@@ -1,0 +1,196 @@
+"""Command line: ``python -m restoration image|batch|models ...``.
+
+Exit codes: 0 everything done; 1 the work failed (or some batch files did); 2 bad usage or options.
+Errors are one line on stderr, starting with ``error:``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .catalog import list_models
+from .errors import OptionError, RestorationError
+from .options import PRESETS, RestoreOptions
+
+_OPTION_FLAGS = {  # flag dest -> RestoreOptions field
+    "upscale": "upscale", "model": "model", "denoise": "denoise", "colorize": "colorize",
+    "color_model": "color_model", "sharpen": "sharpen", "device": "device", "precision": "precision",
+    "tile": "tile", "tile_overlap": "tile_overlap", "format": "output_format", "quality": "quality",
+}
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("restoration options (default: the preset's, else the library's)")
+    g.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset")
+    g.add_argument("--upscale", type=float, help="output scale 1-8, or 0 for no super-resolution")
+    g.add_argument("--model", help="super-resolution model id (see `models list`)")
+    g.add_argument("--denoise", type=float, help="denoise strength 0-30 (0 = off)")
+    g.add_argument("--colorize", choices=["auto", "on", "off"], help="colorize grayscale inputs")
+    g.add_argument("--color-model", dest="color_model", help="colorization model id")
+    g.add_argument("--sharpen", type=float, help="detail enhancement 0-3 (0 = off)")
+    g.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])
+    g.add_argument("--tile", type=int, help="tile size in pixels, 0 = automatic")
+    g.add_argument("--tile-overlap", dest="tile_overlap", type=int, help="tile overlap in pixels")
+    g.add_argument("--format", help="output format: png, jpeg, webp, tiff, bmp")
+    g.add_argument("--quality", type=int, help="JPEG/WebP quality 1-100")
+
+
+def options_from_args(args: argparse.Namespace) -> RestoreOptions:
+    given: dict[str, Any] = {
+        field: getattr(args, flag) for flag, field in _OPTION_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    if args.preset:
+        return RestoreOptions.from_preset(args.preset, **given)
+    return RestoreOptions(**given)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m restoration",
+        description="Restore old, small, noisy or black-and-white photos.",
+    )
+    parser.add_argument("--version", action="version", version=f"restoration {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("image", help="restore one image")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="output file (default: INPUT_restored.png)")
+    p.add_argument("--reference", type=Path, help="ground-truth image for PSNR/SSIM")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_options(p)
+
+    b = sub.add_parser("batch", help="restore every image in a folder tree")
+    b.add_argument("input", type=Path)
+    b.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    b.add_argument("--overwrite", action="store_true", help="redo files that already have an output")
+    _add_options(b)
+
+    m = sub.add_parser("models", help="list or download models")
+    msub = m.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="the catalogue and where each model's weights are")
+    d = msub.add_parser("download", help="download weights into the Hugging Face cache")
+    d.add_argument("ids", nargs="+", help="model ids, or 'all'")
+    return parser
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+               file=sys.stderr, disable=None)
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = int(fraction * 1000)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    from .pipeline import restore_image
+    from .media import format_for, write_image
+
+    opts = options_from_args(args)
+    out = args.output or args.input.with_name(f"{args.input.stem}_restored.png")
+    format_for(out, opts.output_format)
+    bar, update = _progress_bar(args.input.name)
+    try:
+        res = restore_image(args.input, opts, reference=args.reference, progress=update)
+    finally:
+        bar.close()
+    write_image(res.image, out, output_format=opts.output_format, quality=opts.quality,
+                record=res.record())
+    m = res.metrics
+    if args.json:
+        print(json.dumps({"output": str(out), **m}, default=str))
+    else:
+        print(
+            f"{out}: {m['size_in'][0]}x{m['size_in'][1]} -> {m['size_out'][0]}x{m['size_out'][1]}, "
+            f"stages {'+'.join(m['stages']) or 'none'}, PSNR {m['psnr']:.2f} dB / SSIM "
+            f"{m['ssim']:.4f} vs {m['compared_with']}, {m['seconds']['total']:.2f} s"
+        )
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .batch import restore_folder
+
+    opts = options_from_args(args)
+    bar = tqdm(desc="batch", unit="file", file=sys.stderr, disable=None)
+
+    def on_item(item, index: int, total: int) -> None:
+        bar.total = total
+        bar.update(1)
+        if item.status == "failed":
+            tqdm.write(f"failed: {item.src}: {item.error}", file=sys.stderr)
+
+    try:
+        summary = restore_folder(args.input, args.output, opts, overwrite=args.overwrite,
+                                 on_item=on_item)
+    finally:
+        bar.close()
+    print(summary.line())
+    return 0 if summary.ok else 1
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from . import weights
+
+    if args.models_command == "list":
+        rows = []
+        for s in list_models():
+            local = next((p for p in weights.local_candidates(s) if p.is_file()), None)
+            where = f"local {local}" if local else ("cached" if weights.cached_path(s) else "not downloaded")
+            rows.append((s.id, s.task, f"x{s.scale}", s.license, where))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+        return 0
+    ids = [s.id for s in list_models()] if args.ids == ["all"] else args.ids
+    failed = 0
+    for mid in ids:
+        try:
+            path = weights.download(mid)
+            print(f"{mid}: {path}")
+        except RestorationError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "image":
+            return _cmd_image(args)
+        if args.command == "batch":
+            return _cmd_batch(args)
+        return _cmd_models(args)
+    except OptionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RestorationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
