@@ -111,3 +111,71 @@ def restore_folder(
         if on_item:
             on_item(item, i, len(pairs))
     return summary
+
+
+# ------------------------------------------------------------------------------- uploaded archives
+MAX_ARCHIVE_FILES = 1000
+MAX_ARCHIVE_BYTES = 2 << 30  # uncompressed
+
+
+def unpack_images(
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    max_files: int = MAX_ARCHIVE_FILES,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
+) -> tuple[list[Path], list[str]]:
+    """Extract the images of a zip into ``dest`` safely; returns (files, skipped-with-reason).
+
+    Only regular files with an image extension are taken. Names are rebuilt from their parts, so
+    absolute paths and ``..`` cannot escape ``dest`` (zip slip); symbolic links and nested archives
+    are skipped; the number of files and the total uncompressed size are capped while reading, not
+    from the (forgeable) header, so a zip bomb stops at the cap.
+    """
+    import stat
+    import zipfile
+
+    dest_root = Path(dest)
+    name = Path(archive).name
+    files: list[Path] = []
+    skipped: list[str] = []
+    total = 0
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise RestorationError(f"{name}: not a readable zip archive ({e})") from None
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+            label = f"{name}:{info.filename}"
+            if not parts or stat.S_ISLNK(info.external_attr >> 16):
+                skipped.append(f"{label}: skipped (link or empty name)")
+                continue
+            if Path(parts[-1]).suffix.lower() not in INPUT_EXTENSIONS or parts[-1].startswith("."):
+                skipped.append(f"{label}: skipped (not an image)")
+                continue
+            if len(files) >= max_files:
+                raise RestorationError(f"{name}: more than {max_files} images; split the archive")
+            target = dest_root.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise RestorationError(
+                                f"{name}: uncompressed size exceeds {max_bytes >> 20} MiB; "
+                                "split the archive"
+                            )
+                        out.write(chunk)
+            except RestorationError:
+                target.unlink(missing_ok=True)
+                raise
+            except (zipfile.BadZipFile, OSError, RuntimeError) as e:  # corrupt, encrypted member
+                target.unlink(missing_ok=True)
+                skipped.append(f"{label}: unreadable ({e})")
+                continue
+            files.append(target)
+    return files, skipped

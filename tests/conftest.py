@@ -29,9 +29,12 @@ def _save(module: torch.nn.Module, path: Path, half: bool = False) -> None:
 
 
 def make_esrgan(scale: int, seed: int = 0) -> torch.nn.Module:
+    """RRDBNet; x2 is built like RealESRGAN_x2plus: pixel-unshuffle by 2, then x4 upsampling."""
     from spandrel.architectures.ESRGAN import ESRGAN
 
     torch.manual_seed(seed)
+    if scale == 2:
+        return ESRGAN(in_nc=12, out_nc=3, num_filters=8, num_blocks=1, scale=4, shuffle_factor=2)
     return ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=scale)
 
 

@@ -1,0 +1,318 @@
+"""Gradio app: Image, Video, Batch and Models tabs over the ``restoration`` library.
+
+Handlers stay thin: widgets -> RestoreOptions -> library -> outputs. Every event has an explicit
+``api_name`` (names shared with ``client/``), so the browser and remote programs use the same queued
+endpoints. Run with ``python app.py`` (``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` as usual).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+import restoration
+from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, api_name
+from restoration import OptionError, RestorationError, RestoreOptions
+from restoration.batch import unpack_images
+from restoration.catalog import list_models, model_ids
+from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
+from restoration.metrics import resize_to
+from restoration.options import PRESETS
+
+log = logging.getLogger("restoration.app")
+
+# --- settings (environment, read once at start) ---------------------------------------------------
+CONCURRENCY = int(os.environ.get("RESTORATION_CONCURRENCY", "1"))
+QUEUE_SIZE = int(os.environ.get("RESTORATION_QUEUE_SIZE", "32"))
+MAX_UPLOAD_MB = int(os.environ.get("RESTORATION_MAX_UPLOAD_MB", "50"))
+MAX_BATCH_FILES = int(os.environ.get("RESTORATION_MAX_BATCH_FILES", "200"))
+OUTPUT_TTL_S = int(os.environ.get("RESTORATION_OUTPUT_TTL", "3600"))
+PREVIEW_MAX_SIDE = 2048
+OUTPUT_ROOT = Path(os.environ.get("RESTORATION_OUTPUT_DIR") or tempfile.mkdtemp(prefix="restoration-app-"))
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+try:  # ZeroGPU on Hugging Face Spaces: GPU work runs inside a spaces.GPU function.
+    import spaces  # type: ignore[import-not-found]
+
+    gpu = spaces.GPU(duration=120)
+except ImportError:  # anywhere else: a no-op
+
+    def gpu(fn):  # type: ignore[no-redef]
+        return fn
+
+from gradio.events import Dependency
+
+class UploadedImage(gr.Image):
+    """An image input that hands the uploaded file to the library untouched.
+
+    ``gr.Image`` re-decodes uploads with PIL (dropping 16-bit depth, and failing with a stack of
+    component errors on a bad file); here the library's own decoder reads the original bytes, keeps
+    bit depth, ICC and EXIF, and words the error if the file is not an image.
+    """
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"
+
+    def preprocess(self, payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if getattr(payload, "url", None) and str(payload.url).startswith("data:"):
+            return super().preprocess(payload)  # pasted/webcam data URL: let gradio decode it
+        return str(payload.path) if payload.path else None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _job_dir() -> Path:
+    """A fresh folder for one request's outputs; folders older than the TTL are removed."""
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_ROOT.iterdir():
+        try:
+            if now - old.stat().st_mtime > OUTPUT_TTL_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    d = OUTPUT_ROOT / uuid.uuid4().hex
+    d.mkdir()
+    return d
+
+
+def build_options(preset: str | None, upscale: Any, model: Any, denoise: Any, colorize: Any,
+                  color_model: Any, sharpen: Any, output_format: Any) -> RestoreOptions:
+    """The widgets' values as validated options (the explicit values win over the preset)."""
+    given = dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize,
+                 color_model=color_model, sharpen=sharpen, output_format=output_format or "png")
+    given = {k: v for k, v in given.items() if v is not None}
+    if preset and preset != "none":
+        return RestoreOptions.from_preset(preset, **given)
+    return RestoreOptions(**given)
+
+
+def _check_upload(path: str | None, what: str = "image") -> Path:
+    if not path:
+        raise gr.Error(f"No {what} given: upload one first.")
+    p = Path(path)
+    if not p.is_file():
+        raise gr.Error(f"The uploaded {what} could not be found on the server; upload it again.")
+    if p.stat().st_size > MAX_UPLOAD_MB << 20:
+        raise gr.Error(f"{p.name} is larger than the {MAX_UPLOAD_MB} MB upload limit.")
+    return p
+
+
+def _preview(img: np.ndarray, name: Path) -> str:
+    h, w = img.shape[:2]
+    f = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
+    small = resize_to(img, (max(1, round(w * f)), max(1, round(h * f)))) if f < 1 else img
+    write_image(ImageData(np.ascontiguousarray(small[..., :3])), name, output_format="webp", quality=90)
+    return str(name)
+
+
+def _user_error(e: Exception) -> gr.Error:
+    if isinstance(e, (RestorationError, OptionError)):
+        return gr.Error(str(e))
+    log.exception("unexpected failure")
+    return gr.Error(f"Internal error ({type(e).__name__}); the server is fine, try again or report it.")
+
+
+def _progress(progress: gr.Progress):
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+@gpu
+def restore_image_endpoint(image: str | None, preset: str, upscale: float, model: str, denoise: float,
+                           colorize: str, color_model: str, sharpen: float, output_format: str,
+                           progress: gr.Progress = gr.Progress()):
+    """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
+    src = _check_upload(image)
+    try:
+        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
+                             output_format)
+        data = read_image(src, name=src.name)
+        result = restoration.restore_image(data, opts, progress=_progress(progress))
+        job = _job_dir()
+        stem = Path(src.name).stem or "image"
+        out = write_image(result.image, job / f"{stem}_restored{FORMAT_EXT[opts.output_format]}",
+                          output_format=opts.output_format, quality=opts.quality, record=result.record())
+        after = _preview(result.image.pixels, job / "after.webp")
+        size = (result.image.pixels.shape[1], result.image.pixels.shape[0])
+        before = _preview(resize_to(data.pixels, size), job / "before.webp")
+    except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
+        raise _user_error(e) from e
+    return (before, after), str(out), result.metrics
+
+
+@gpu
+def restore_batch_endpoint(files: list[str] | None, preset: str, upscale: float, model: str,
+                           denoise: float, colorize: str, color_model: str, sharpen: float,
+                           output_format: str, progress: gr.Progress = gr.Progress()):
+    """Restore many images and/or zips. Returns (gallery previews, one zip, per-file report)."""
+    if not files:
+        raise gr.Error("No files given: upload images or a zip first.")
+    try:
+        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
+                             output_format)
+    except Exception as e:  # noqa: BLE001
+        raise _user_error(e) from e
+    job = _job_dir()
+    inputs_dir, out_dir = job / "in", job / "restored"
+    inputs_dir.mkdir()
+    out_dir.mkdir()
+    report: dict[str, Any] = {"restored": [], "failed": [], "skipped": []}
+    todo: list[tuple[Path, Path]] = []  # (source, path relative to out_dir)
+    for f in files:
+        p = _check_upload(f, "file")
+        if p.suffix.lower() == ".zip":
+            try:
+                got, skipped = unpack_images(p, inputs_dir / p.stem)
+            except RestorationError as e:
+                report["failed"].append({"file": p.name, "error": str(e)})
+                continue
+            report["skipped"].extend(skipped)
+            todo.extend((g, g.relative_to(inputs_dir)) for g in got)
+        elif p.suffix.lower() in INPUT_EXTENSIONS:
+            todo.append((p, Path(p.name)))
+        else:
+            report["skipped"].append(f"{p.name}: skipped (not an image or zip)")
+    if len(todo) > MAX_BATCH_FILES:
+        raise gr.Error(f"{len(todo)} images is over the limit of {MAX_BATCH_FILES} per batch; split it.")
+    gallery = []
+    for i, (src, rel) in enumerate(todo):
+        progress(i / max(1, len(todo)), desc=f"{i + 1}/{len(todo)} {rel.name}")
+        dst = (out_dir / rel).with_suffix(FORMAT_EXT[opts.output_format])
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            res = restoration.restore_file(src, dst, opts)
+        except Exception as e:  # noqa: BLE001 - a bad file is reported, the rest go on
+            if not isinstance(e, RestorationError):
+                log.exception("batch item %s", rel)
+            report["failed"].append({"file": rel.as_posix(), "error": str(e)})
+            continue
+        report["restored"].append({"file": rel.as_posix(), "psnr": res.metrics["psnr"],
+                                   "size_out": res.metrics["size_out"]})
+        gallery.append((_preview(res.image.pixels, job / f"preview_{i}.webp"), rel.as_posix()))
+    shutil.rmtree(inputs_dir, ignore_errors=True)
+    archive = None
+    if report["restored"]:
+        archive = job / "restored.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+            for item in report["restored"]:
+                rel = Path(item["file"]).with_suffix(FORMAT_EXT[opts.output_format])
+                zf.write(out_dir / rel, rel.as_posix())
+    progress(1.0, desc="done")
+    return gallery, (str(archive) if archive else None), report
+
+
+def list_models_endpoint() -> list[dict[str, Any]]:
+    """The model catalogue."""
+    return [s.to_dict() for s in list_models()]
+
+
+def _preset_values(preset: str):
+    if not preset or preset == "none":
+        return [gr.update()] * 6
+    p = PRESETS[preset]
+    return [p.upscale, p.model, p.denoise, p.colorize, p.color_model, p.sharpen]
+
+
+def _about() -> str:
+    import torch
+
+    dev = f"CUDA: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU (no CUDA GPU found)"
+    rows = "\n".join(
+        f"| `{s.id}` | {s.task} | x{s.scale} | {s.license} | {s.source} |" for s in list_models()
+    )
+    return (
+        f"**Device:** {dev} · **restoration** {restoration.__version__} · **torch** {torch.__version__}"
+        f" · **gradio** {gr.__version__}\n\n| model | task | scale | license | source |\n|---|---|---|---|---|\n"
+        f"{rows}\n\nWeights download from the Hugging Face Hub on first use and stay cached."
+    )
+
+
+# --- the UI ------------------------------------------------------------------------------------
+def _options_panel():
+    preset = gr.Dropdown(["none", *PRESETS], value="old-photo", label="Preset")
+    with gr.Accordion("Advanced settings", open=False):
+        with gr.Row():
+            upscale = gr.Slider(0, 8, value=4, step=0.5, label="Upscale (0 = off)")
+            model = gr.Dropdown(model_ids("super-resolution"), value="realesrgan-x4plus", label="Upscaler")
+        with gr.Row():
+            denoise = gr.Slider(0, 30, value=15, step=1, label="Denoise")
+            sharpen = gr.Slider(0, 3, value=1.0, step=0.1, label="Sharpen")
+        with gr.Row():
+            colorize = gr.Radio(["auto", "on", "off"], value="auto", label="Colorize")
+            color_model = gr.Dropdown(model_ids("colorization"), value="ddcolor", label="Colorizer")
+            output_format = gr.Dropdown(["png", "jpeg", "webp", "tiff"], value="png", label="Format")
+    controls = [upscale, model, denoise, colorize, color_model, sharpen]
+    preset.change(_preset_values, preset, controls, api_visibility="private", queue=False)
+    return preset, [*controls, output_format]
+
+
+def build_app() -> gr.Blocks:
+    examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
+    with gr.Blocks(title="Restoration", delete_cache=(1800, OUTPUT_TTL_S)) as demo:
+        gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
+        with gr.Tab("Image"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
+                                             sources=["upload", "clipboard", "webcam"])
+                    run = gr.Button("Restore", variant="primary", size="lg")
+                    preset, opts = _options_panel()
+                    if examples:
+                        gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
+                with gr.Column(scale=2):
+                    slider = gr.ImageSlider(label="Before / after", type="filepath")
+                    download = gr.File(label="Download (full resolution)")
+                    metrics = gr.JSON(label="Metrics")
+            run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics],
+                      api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
+                      concurrency_limit=CONCURRENCY)
+        with gr.Tab("Video"):
+            gr.Markdown("Video restoration (streaming, audio kept) is being built; use the CLI's image "
+                        "and batch modes meanwhile.")
+        with gr.Tab("Batch"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    files_in = gr.File(file_count="multiple", label="Images or zip archives",
+                                       file_types=[*INPUT_EXTENSIONS, ".zip"])
+                    run_batch = gr.Button("Restore all", variant="primary", size="lg")
+                    bpreset, bopts = _options_panel()
+                with gr.Column(scale=2):
+                    gallery = gr.Gallery(label="Results", columns=4)
+                    archive = gr.File(label="Download all (zip)")
+                    report = gr.JSON(label="Report")
+            run_batch.click(restore_batch_endpoint, [files_in, bpreset, *bopts], [gallery, archive, report],
+                            api_name=api_name(RESTORE_BATCH), concurrency_id="gpu",
+                            concurrency_limit=CONCURRENCY)
+        with gr.Tab("Models & About"):
+            gr.Markdown(_about())
+            catalogue = gr.JSON(label="Catalogue")
+        demo.load(list_models_endpoint, None, catalogue, api_name=api_name(LIST_MODELS))
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    build_app().launch(max_file_size=f"{MAX_UPLOAD_MB}mb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""``RestorationClient``: typed calls to the app's endpoints through ``gradio_client``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .endpoints import LIST_MODELS, OPTION_DEFAULTS, OPTION_PARAMS, RESTORE_BATCH, RESTORE_IMAGE
+
+
+class ClientError(RuntimeError):
+    """The server refused or failed a request; the message is the server's own."""
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """``path``: the restored image, downloaded locally, in full resolution; ``metrics``: as the
+    library reports them (psnr, ssim, sizes, seconds...)."""
+
+    path: Path
+    metrics: dict[str, Any]
+    preview: tuple[Path, Path] | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """``archive``: a zip of every restored file; ``files``: the previews; ``report``: per-file
+    status and errors."""
+
+    archive: Path | None
+    report: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+
+
+def _options(given: dict[str, Any]) -> list[Any]:
+    unknown = sorted(set(given) - set(OPTION_PARAMS))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_PARAMS)}")
+    return [given.get(name, OPTION_DEFAULTS[name]) for name in OPTION_PARAMS]
+
+
+def _path(value: Any) -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("path") or value.get("value")
+    return Path(value) if value else None
+
+
+class RestorationClient:
+    """Connect to ``src``: a URL (``http://host:7860``) or a Hugging Face Space id (``user/space``).
+
+    ``token`` (or ``$HF_TOKEN``) is sent for private Spaces. ``download_dir`` is where result files are
+    saved. Every method raises ``ClientError`` with the server's message when the server refuses.
+    """
+
+    def __init__(self, src: str, *, token: str | None = None, download_dir: str | os.PathLike | None = None,
+                 verbose: bool = False):
+        from gradio_client import Client
+
+        kwargs: dict[str, Any] = {"verbose": verbose}
+        token = token or os.environ.get("HF_TOKEN")
+        if token:
+            kwargs["token"] = token
+        if download_dir:
+            kwargs["download_files"] = str(download_dir)
+        try:
+            self._client = Client(src, **kwargs)
+        except Exception as e:  # connection refused, unknown Space, bad token...
+            raise ClientError(f"cannot connect to {src}: {e}") from e
+
+    def _call(self, endpoint: str, *args: Any) -> Any:
+        from gradio_client import exceptions as gx
+
+        try:
+            return self._client.predict(*args, api_name=endpoint)
+        except gx.AppError as e:
+            raise ClientError(str(e)) from None
+        except Exception as e:
+            raise ClientError(f"{endpoint} failed: {e}") from e
+
+    def restore_image(self, path: str | os.PathLike, **options: Any) -> ImageResult:
+        """Restore one image file. Options: preset, upscale, model, denoise, colorize, color_model,
+        sharpen, output_format (see the library's ``RestoreOptions``)."""
+        from gradio_client import handle_file
+
+        if not Path(path).is_file():
+            raise ClientError(f"{path}: file not found")
+        slider, out_file, metrics = self._call(RESTORE_IMAGE, handle_file(str(path)), *_options(options))
+        preview = None
+        if isinstance(slider, (list, tuple)) and len(slider) == 2:
+            before, after = (_path(v) for v in slider)
+            preview = (before, after) if before and after else None
+        out = _path(out_file)
+        if out is None:
+            raise ClientError(f"{RESTORE_IMAGE} returned no file")
+        return ImageResult(out, dict(metrics or {}), preview)
+
+    def restore_batch(self, paths: list[str | os.PathLike], **options: Any) -> BatchResult:
+        """Restore many image files and/or zip archives; one zip comes back with every result."""
+        from gradio_client import handle_file
+
+        missing = [str(p) for p in paths if not Path(p).is_file()]
+        if missing:
+            raise ClientError(f"file(s) not found: {', '.join(missing)}")
+        gallery, archive, report = self._call(
+            RESTORE_BATCH, [handle_file(str(p)) for p in paths], *_options(options)
+        )
+        files = []
+        for item in gallery or []:
+            p = _path(item.get("image") if isinstance(item, dict) else item[0] if isinstance(item, (list, tuple)) else item)
+            if p:
+                files.append(p)
+        return BatchResult(_path(archive), dict(report or {}), files)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """The server's model catalogue (id, task, scale, license, source...)."""
+        return list(self._call(LIST_MODELS))
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close:
+            close()
+
+    def __enter__(self) -> RestorationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,146 @@
+"""The real Gradio app on loopback, called through gradio_client and through client/ (no mocks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+from client import ClientError, RestorationClient
+
+FAST = dict(preset="none", model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = app.build_app()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size="5mb")
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture()
+def png(tmp_path, photo) -> Path:
+    p = tmp_path / "photo.png"
+    Image.fromarray(photo).save(p)
+    return p
+
+
+def test_restore_image_through_gradio_client(server, png):
+    from gradio_client import Client, handle_file
+
+    c = Client(server, verbose=False)
+    slider, out, metrics = c.predict(handle_file(str(png)), "none", 2, "realesr-general-x4v3", 0, "off",
+                                     "ddcolor", 0, "webp", api_name="/restore_image")
+    assert Image.open(out).size == (128, 96) and Image.open(out).format == "WEBP"
+    assert metrics["size_out"] == [128, 96] and metrics["stages"] == ["superres"]
+    assert len(slider) == 2
+
+
+def test_restore_image_through_the_typed_client(server, png, tmp_path):
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(png, upscale=3, output_format="png", **FAST)
+        assert Image.open(r.path).size == (192, 144)
+        assert r.metrics["models"] == {"superres": "realesr-general-x4v3"} and r.metrics["psnr"] > 0
+        ids = [m["id"] for m in c.list_models()]
+        assert "realesrgan-x4plus" in ids and "ddcolor" in ids
+
+
+def test_errors_come_back_as_the_library_message(server, png, tmp_path):
+    bad = tmp_path / "text.png"
+    bad.write_text("not an image")
+    with RestorationClient(server) as c:
+        # Out-of-range widgets are refused by gradio's own checks, before the library sees them.
+        with pytest.raises(ClientError, match="99 is greater than maximum value 30"):
+            c.restore_image(png, **{**FAST, "denoise": 99})
+        with pytest.raises(ClientError, match="nope"):
+            c.restore_image(png, **{**FAST, "model": "nope"})
+        with pytest.raises(ClientError, match="text.png: not a readable image"):
+            c.restore_image(bad, **FAST)
+        with pytest.raises(ClientError, match="upscale=0.5 is not allowed"):
+            c.restore_image(png, **{**FAST, "upscale": 0.5})
+        # and the server still answers normally
+        assert c.restore_image(png, upscale=1, **FAST).metrics["size_out"] == [64, 48]
+
+
+def test_batch_with_images_and_a_zip(server, photo, tmp_path):
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    Image.fromarray(photo[..., 0]).save(tmp_path / "b.jpg")
+    with zipfile.ZipFile(tmp_path / "set.zip", "w") as zf:
+        zf.write(tmp_path / "a.png", "inner/c.png")
+        zf.writestr("inner/broken.png", b"nope")
+        zf.writestr("../escape.png", (tmp_path / "a.png").read_bytes())
+        zf.writestr("readme.txt", b"hello")
+    with RestorationClient(server) as c:
+        r = c.restore_batch([tmp_path / "a.png", tmp_path / "b.jpg", tmp_path / "set.zip"],
+                            upscale=2, output_format="png", **FAST)
+    restored = sorted(i["file"] for i in r.report["restored"])
+    assert restored == ["a.png", "b.jpg", "set/escape.png", "set/inner/c.png"]
+    assert [f["file"] for f in r.report["failed"]] == ["set/inner/broken.png"]
+    assert any("readme.txt" in s for s in r.report["skipped"])
+    with zipfile.ZipFile(r.archive) as zf:
+        assert sorted(zf.namelist()) == ["a.png", "b.png", "set/escape.png", "set/inner/c.png"]
+    assert len(r.files) == 4
+
+
+def test_concurrent_clients_each_get_their_own_result(server, photo, tmp_path):
+    sizes = [(20 + 4 * i, 16 + 2 * i) for i in range(4)]
+    results: dict[int, tuple[int, int]] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        w, h = sizes[i]
+        p = tmp_path / f"in{i}.png"
+        Image.fromarray(np.ascontiguousarray(photo[:h, :w])).save(p)
+        try:
+            with RestorationClient(server) as c:
+                results[i] = Image.open(c.restore_image(p, upscale=2, **FAST).path).size
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert results == {i: (2 * w, 2 * h) for i, (w, h) in enumerate(sizes)}
+
+
+def test_api_lists_only_the_public_endpoints(server):
+    from gradio_client import Client
+
+    info = Client(server, verbose=False).view_api(return_format="dict", print_info=False)
+    names = set(info["named_endpoints"])
+    assert {"/restore_image", "/restore_batch", "/list_models"} <= names
+    assert not info.get("unnamed_endpoints")
+    assert all(n in {"/restore_image", "/restore_batch", "/list_models", "/restore_video"} for n in names)
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", str(Path(app.__file__).resolve())])
+def test_files_outside_the_outputs_are_not_served(server, target):
+    url = f"{server}gradio_api/file={target}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, b""
+    assert status in (403, 404) and b"root:" not in body and b"import gradio" not in body

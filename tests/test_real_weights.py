@@ -1,0 +1,51 @@
+"""Checks with the trained Real-ESRGAN weights in ../shared/weights (skipped when they are absent)."""
+
+import numpy as np
+import pytest
+
+from restoration import RestoreOptions, restore_image
+from restoration.metrics import compare, resize_to
+
+from .conftest import SHARED_WEIGHTS
+
+FILES = {
+    "realesrgan-x4plus": "RealESRGAN_x4plus.fp16.safetensors",
+    "realesrgan-x4plus-anime": "RealESRGAN_x4plus_anime_6B.fp16.safetensors",
+    "realesr-animevideov3": "realesr-animevideov3.fp16.safetensors",
+}
+pytestmark = pytest.mark.skipif(
+    not all((SHARED_WEIGHTS / f).is_file() for f in FILES.values()),
+    reason="trained weights not present in ../shared/weights",
+)
+
+
+@pytest.fixture()
+def real_models(tmp_path, monkeypatch):
+    for model_id, name in FILES.items():
+        (tmp_path / f"{model_id}.safetensors").symlink_to(SHARED_WEIGHTS / name)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tmp_path))
+
+
+@pytest.fixture()
+def small_photo():
+    import cv2
+    from skimage import data
+
+    return cv2.resize(data.astronaut()[40:296, 120:376], (96, 96), interpolation=cv2.INTER_AREA)
+
+
+def test_tiles_match_the_whole_image_with_trained_x4plus(real_models, small_photo):
+    opts = RestoreOptions(upscale=4, colorize="off", tile=0)
+    whole = restore_image(small_photo, opts).image.pixels
+    tiled = restore_image(small_photo, opts.with_(tile=64, tile_overlap=32)).image.pixels
+    assert compare(tiled, whole)["psnr"] > 40
+
+
+@pytest.mark.parametrize("model_id", list(FILES))
+def test_trained_models_give_a_faithful_upscale(real_models, small_photo, model_id):
+    res = restore_image(small_photo[:48, :48], RestoreOptions(upscale=4, model=model_id, colorize="off"))
+    out = res.image.pixels
+    assert out.shape == (192, 192, 3)
+    # Close to a plain resize in content (same picture, same colours), but sharper.
+    assert compare(out, resize_to(small_photo[:48, :48].astype(np.float32) / 255, (192, 192)))["psnr"] > 20
+    assert res.metrics["sharpness_out"] > 0
