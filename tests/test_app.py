@@ -144,3 +144,18 @@ def test_files_outside_the_outputs_are_not_served(server, target):
     except urllib.error.HTTPError as e:
         status, body = e.code, b""
     assert status in (403, 404) and b"root:" not in body and b"import gradio" not in body
+
+
+def test_client_command_line(server, png, tmp_path, capsys):
+    from client.__main__ import main as client_main
+
+    out = tmp_path / "cli.png"
+    code = client_main([server, "image", str(png), "-o", str(out), "--upscale", "2", "--preset", "none",
+                        "--model", "realesr-general-x4v3", "--colorize", "off", "--denoise", "0",
+                        "--sharpen", "0"])
+    assert code == 0 and Image.open(out).size == (128, 96)
+    assert "PSNR" in capsys.readouterr().out
+    assert client_main([server, "image", str(tmp_path / "nope.png"), "-o", str(out)]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    assert client_main(["http://127.0.0.1:9/", "models"]) == 1
+    assert "cannot connect" in capsys.readouterr().err
