@@ -218,6 +218,25 @@ def list_models_endpoint() -> list[dict[str, Any]]:
     return [s.to_dict() for s in list_models()]
 
 
+def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
+    """The metrics as rows of (measure, input, result) for the UI."""
+    if not m:
+        return []
+    size = lambda v: f"{v[0]}×{v[1]}"  # noqa: E731
+    rows = [
+        ["size", size(m["size_in"]), size(m["size_out"])],
+        ["sharpness (Laplacian var.)", f"{m['sharpness_in']:.4g}", f"{m['sharpness_out']:.4g}"],
+        ["colorfulness", f"{m['colorfulness_in']:.3g}", f"{m['colorfulness_out']:.3g}"],
+        [f"PSNR / SSIM vs {m['compared_with']}", "", f"{m['psnr']:.2f} dB / {m['ssim']:.4f}"],
+    ]
+    for stage, secs in (m.get("seconds") or {}).items():
+        rows.append([f"time: {stage}", "", f"{secs:.2f} s"])
+    if m.get("stages"):
+        rows.append(["stages", "", " → ".join(m["stages"])])
+    rows.append(["device", "", str(m.get("device", ""))])
+    return rows
+
+
 def _preset_values(preset: str):
     if not preset or preset == "none":
         return [gr.update()] * 6
@@ -266,18 +285,22 @@ def build_app() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
-                                             sources=["upload", "clipboard", "webcam"])
-                    run = gr.Button("Restore", variant="primary", size="lg")
+                                             sources=["upload", "clipboard", "webcam"], elem_id="photo-in")
+                    run = gr.Button("Restore", variant="primary", size="lg", elem_id="restore")
                     preset, opts = _options_panel()
                     if examples:
                         gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
                 with gr.Column(scale=2):
-                    slider = gr.ImageSlider(label="Before / after", type="filepath")
+                    slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result")
                     download = gr.File(label="Download (full resolution)")
-                    metrics = gr.JSON(label="Metrics")
+                    table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics",
+                                         interactive=False, wrap=True,
+                                         column_widths=["34%", "26%", "40%"], elem_id="metrics")
+                    metrics = gr.JSON(label="Metrics (all)", visible=False)
             run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics],
                       api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
-                      concurrency_limit=CONCURRENCY)
+                      concurrency_limit=CONCURRENCY
+                      ).success(metrics_table, metrics, table, api_visibility="private", queue=False)
         with gr.Tab("Video"):
             gr.Markdown("Video restoration (streaming, audio kept) is being built; use the CLI's image "
                         "and batch modes meanwhile.")

@@ -8,6 +8,7 @@ small configuration that spandrel still detects, saved the way users save weight
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,24 @@ def photo() -> np.ndarray:
 @pytest.fixture()
 def gray_photo(photo: np.ndarray) -> np.ndarray:
     return (photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_models_dir: Path):
+    """The real app on a loopback port (tiny random models), for the app, client and browser tests."""
+    import app
+
+    demo = app.build_app()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size="5mb")
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
