@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -21,13 +22,14 @@ import gradio as gr
 import numpy as np
 
 import restoration
-from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, api_name
+from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, api_name
 from restoration import OptionError, RestorationError, RestoreOptions
 from restoration.batch import unpack_images
 from restoration.catalog import list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
 from restoration.options import PRESETS
+from restoration.video import CODECS, VideoOptions, discard_parts, restore_video
 
 log = logging.getLogger("restoration.app")
 
@@ -35,6 +37,7 @@ log = logging.getLogger("restoration.app")
 CONCURRENCY = int(os.environ.get("RESTORATION_CONCURRENCY", "1"))
 QUEUE_SIZE = int(os.environ.get("RESTORATION_QUEUE_SIZE", "32"))
 MAX_UPLOAD_MB = int(os.environ.get("RESTORATION_MAX_UPLOAD_MB", "50"))
+MAX_VIDEO_MB = int(os.environ.get("RESTORATION_MAX_VIDEO_MB", "500"))
 MAX_BATCH_FILES = int(os.environ.get("RESTORATION_MAX_BATCH_FILES", "200"))
 OUTPUT_TTL_S = int(os.environ.get("RESTORATION_OUTPUT_TTL", "3600"))
 PREVIEW_MAX_SIDE = 2048
@@ -45,10 +48,13 @@ try:  # ZeroGPU on Hugging Face Spaces: GPU work runs inside a spaces.GPU functi
     import spaces  # type: ignore[import-not-found]
 
     gpu = spaces.GPU(duration=120)
+    gpu_long = spaces.GPU(duration=600)
 except ImportError:  # anywhere else: a no-op
 
     def gpu(fn):  # type: ignore[no-redef]
         return fn
+
+    gpu_long = gpu
 
 
 class UploadedImage(gr.Image):
@@ -69,6 +75,20 @@ class UploadedImage(gr.Image):
         if getattr(payload, "url", None) and str(payload.url).startswith("data:"):
             return super().preprocess(payload)  # pasted/webcam data URL: let gradio decode it
         return str(payload.path) if payload.path else None
+
+
+class Slider(gr.Slider):
+    """A slider whose out-of-range error (from an API call) names the setting, e.g. "Denoise: ..."."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "slider"
+
+    def preprocess(self, payload: float) -> float:
+        try:
+            return super().preprocess(payload)
+        except Exception as e:  # noqa: BLE001 - gradio raises its own Error or a TypeError
+            raise gr.Error(f"{self.label}: {e}".replace("'", "")) from None
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -98,14 +118,15 @@ def build_options(preset: str | None, upscale: Any, model: Any, denoise: Any, co
     return RestoreOptions(**given)
 
 
-def _check_upload(path: str | None, what: str = "image") -> Path:
+def _check_upload(path: str | None, what: str = "image", limit_mb: int | None = None) -> Path:
     if not path:
         raise gr.Error(f"No {what} given: upload one first.")
     p = Path(path)
     if not p.is_file():
         raise gr.Error(f"The uploaded {what} could not be found on the server; upload it again.")
-    if p.stat().st_size > MAX_UPLOAD_MB << 20:
-        raise gr.Error(f"{p.name} is larger than the {MAX_UPLOAD_MB} MB upload limit.")
+    limit_mb = limit_mb or MAX_UPLOAD_MB
+    if p.stat().st_size > limit_mb << 20:
+        raise gr.Error(f"{p.name} is larger than the {limit_mb} MB upload limit.")
     return p
 
 
@@ -213,6 +234,53 @@ def restore_batch_endpoint(files: list[str] | None, preset: str, upscale: float,
     return gallery, (str(archive) if archive else None), report
 
 
+@gpu_long
+def restore_video_endpoint(video: str | None, preset: str, upscale: float, model: str, denoise: float,
+                           colorize: str, color_model: str, sharpen: float, output_format: str,
+                           codec: str, crf: float, progress: gr.Progress = gr.Progress()):
+    """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
+    the last value is (playable video or None, file to download, metrics)."""
+    src = _check_upload(video, "video", MAX_VIDEO_MB)
+    try:
+        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
+                             output_format)
+        vopts = VideoOptions(codec=str(codec or "h264"), crf=int(round(float(crf))))
+    except Exception as e:  # noqa: BLE001
+        raise _user_error(e) from e
+    suffix = {"vp9": ".webm", "ffv1": ".mkv", "png": ".mov"}.get(vopts.codec, ".mp4")
+    dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{suffix}"
+    state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
+    cancel = threading.Event()
+
+    def work() -> None:
+        try:
+            state["result"] = restore_video(
+                src, dst, opts, vopts, cancel=cancel,
+                progress=lambda f, m: state.update(fraction=f, message=m),
+            )
+        except BaseException as e:  # noqa: BLE001 - handed back to the request below
+            state["error"] = e
+
+    worker = threading.Thread(target=work, daemon=True, name="video-job")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+            progress(state["fraction"], desc=state["message"])
+            yield gr.skip(), gr.skip(), gr.skip()
+    finally:
+        if worker.is_alive():  # cancelled or the page closed: stop the work and clean up
+            cancel.set()
+            worker.join(timeout=120)
+            discard_parts(dst)
+            shutil.rmtree(dst.parent, ignore_errors=True)
+    if "error" in state:
+        raise _user_error(state["error"]) from state["error"]
+    res = state["result"]
+    playable = str(res.path) if res.path.suffix in (".mp4", ".webm") else None
+    yield playable, str(res.path), res.metrics
+
+
 def list_models_endpoint() -> list[dict[str, Any]]:
     """The model catalogue."""
     return [s.to_dict() for s in list_models()]
@@ -259,18 +327,19 @@ def _about() -> str:
 
 
 # --- the UI ------------------------------------------------------------------------------------
-def _options_panel():
-    preset = gr.Dropdown(["none", *PRESETS], value="old-photo", label="Preset")
+def _options_panel(default_preset: str = "old-photo"):
+    p = PRESETS[default_preset]
+    preset = gr.Dropdown(["none", *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            upscale = gr.Slider(0, 8, value=4, step=0.5, label="Upscale (0 = off)")
-            model = gr.Dropdown(model_ids("super-resolution"), value="realesrgan-x4plus", label="Upscaler")
+            upscale = Slider(0, 8, value=p.upscale, step=0.5, label="Upscale (0 = off)")
+            model = gr.Dropdown(model_ids("super-resolution"), value=p.model, label="Upscaler")
         with gr.Row():
-            denoise = gr.Slider(0, 30, value=15, step=1, label="Denoise")
-            sharpen = gr.Slider(0, 3, value=1.0, step=0.1, label="Sharpen")
+            denoise = Slider(0, 30, value=p.denoise, step=1, label="Denoise")
+            sharpen = Slider(0, 3, value=p.sharpen, step=0.1, label="Sharpen")
         with gr.Row():
-            colorize = gr.Radio(["auto", "on", "off"], value="auto", label="Colorize")
-            color_model = gr.Dropdown(model_ids("colorization"), value="ddcolor", label="Colorizer")
+            colorize = gr.Radio(["auto", "on", "off"], value=p.colorize, label="Colorize")
+            color_model = gr.Dropdown(model_ids("colorization"), value=p.color_model, label="Colorizer")
             output_format = gr.Dropdown(["png", "jpeg", "webp", "tiff"], value="png", label="Format")
     controls = [upscale, model, denoise, colorize, color_model, sharpen]
     preset.change(_preset_values, preset, controls, api_visibility="private", queue=False)
@@ -302,8 +371,28 @@ def build_app() -> gr.Blocks:
                       concurrency_limit=CONCURRENCY
                       ).success(metrics_table, metrics, table, api_visibility="private", queue=False)
         with gr.Tab("Video"):
-            gr.Markdown("Video restoration (streaming, audio kept) is being built; use the CLI's image "
-                        "and batch modes meanwhile.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+                    with gr.Row():
+                        run_video = gr.Button("Restore video", variant="primary", size="lg",
+                                              elem_id="restore-video")
+                        stop_video = gr.Button("Stop", variant="stop", size="lg")
+                    vpreset, vopts = _options_panel(default_preset="video")
+                    with gr.Accordion("Video encoding", open=False):
+                        codec = gr.Dropdown(list(CODECS), value="h264", label="Codec",
+                                            info="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV "
+                                                 "(lossless, for archives; download only)")
+                        crf = Slider(0, 51, value=18, step=1, label="Quality (CRF, lower is better)")
+                with gr.Column(scale=2):
+                    video_out = gr.Video(label="Restored", elem_id="video-out")
+                    video_file = gr.File(label="Download")
+                    video_metrics = gr.JSON(label="Metrics")
+            video_event = run_video.click(
+                restore_video_endpoint, [video_in, vpreset, *vopts, codec, crf],
+                [video_out, video_file, video_metrics], api_name=api_name(RESTORE_VIDEO),
+                concurrency_id="gpu", concurrency_limit=CONCURRENCY)
+            stop_video.click(None, cancels=[video_event], api_visibility="private", queue=False)
         with gr.Tab("Batch"):
             with gr.Row():
                 with gr.Column(scale=1):

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .api import BatchResult, ClientError, ImageResult, RestorationClient
+from .api import BatchResult, ClientError, ImageResult, RestorationClient, VideoResult
 from .endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "ClientError",
     "ImageResult",
     "RestorationClient",
+    "VideoResult",
 ]

@@ -1,4 +1,5 @@
-"""``python -m client URL image IN -o OUT [options]`` / ``batch FILES... -o OUT.zip`` / ``models``.
+"""``python -m client URL image IN -o OUT [options]`` / ``video IN -o OUT`` / ``batch FILES... -o OUT.zip``
+/ ``models``.
 
 Talks to a running app or Space; needs only gradio_client. Exit 0 on success, 1 with a one-line
 ``error:`` when the server refuses or cannot be reached, 2 for bad usage.
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import ClientError, RestorationClient
-from .endpoints import OPTION_PARAMS
+from .endpoints import OPTION_PARAMS, VIDEO_PARAMS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,13 +22,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="app URL (http://host:7860) or Space id (user/space)")
     p.add_argument("--token", help="Hugging Face token (default: $HF_TOKEN)")
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("image", "batch"):
+    for name in ("image", "video", "batch"):
         s = sub.add_parser(name)
-        s.add_argument("inputs", nargs=1 if name == "image" else "+", type=Path)
+        s.add_argument("inputs", nargs="+" if name == "batch" else 1, type=Path)
         s.add_argument("-o", "--output", type=Path, required=True,
-                       help="output image" if name == "image" else "output zip")
-        for opt in OPTION_PARAMS:
-            kind = float if opt in ("upscale", "denoise", "sharpen") else str
+                       help={"image": "output image", "video": "output video"}.get(name, "output zip"))
+        for opt in (*OPTION_PARAMS, *(VIDEO_PARAMS if name == "video" else ())):
+            kind = float if opt in ("upscale", "denoise", "sharpen") else int if opt == "crf" else str
             s.add_argument(f"--{opt.replace('_', '-')}", dest=opt, type=kind)
         s.add_argument("--json", action="store_true", help="print metrics/report as JSON")
     sub.add_parser("models")
@@ -42,7 +43,16 @@ def main(argv: list[str] | None = None) -> int:
                 for m in c.list_models():
                     print(f"{m['id']:26s} {m['task']:17s} x{m['scale']}  {m['license']}")
                 return 0
-            opts = {k: getattr(args, k) for k in OPTION_PARAMS if getattr(args, k) is not None}
+            names = (*OPTION_PARAMS, *(VIDEO_PARAMS if args.command == "video" else ()))
+            opts = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+            if args.command == "video":
+                r = c.restore_video(args.inputs[0], **opts)
+                shutil.copyfile(r.path, args.output)
+                m = r.metrics
+                print(json.dumps(m) if args.json else
+                      f"{args.output}: {m['frames']} frames, {m['size_out'][0]}x{m['size_out'][1]}, "
+                      f"{m['fps_processing']:.2f} fps on the server")
+                return 0
             if args.command == "image":
                 r = c.restore_image(args.inputs[0], **opts)
                 shutil.copyfile(r.path, args.output)

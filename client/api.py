@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .endpoints import LIST_MODELS, OPTION_DEFAULTS, OPTION_PARAMS, RESTORE_BATCH, RESTORE_IMAGE
+from .endpoints import (
+    LIST_MODELS,
+    OPTION_DEFAULTS,
+    OPTION_PARAMS,
+    RESTORE_BATCH,
+    RESTORE_IMAGE,
+    RESTORE_VIDEO,
+    VIDEO_DEFAULTS,
+    VIDEO_PARAMS,
+)
 
 
 class ClientError(RuntimeError):
@@ -25,6 +34,14 @@ class ImageResult:
 
 
 @dataclass(frozen=True)
+class VideoResult:
+    """``path``: the restored video, downloaded locally; ``metrics``: frames, fps, sharpness, PSNR..."""
+
+    path: Path
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class BatchResult:
     """``archive``: a zip of every restored file; ``files``: the previews; ``report``: per-file
     status and errors."""
@@ -34,11 +51,14 @@ class BatchResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _options(given: dict[str, Any]) -> list[Any]:
-    unknown = sorted(set(given) - set(OPTION_PARAMS))
+def _options(given: dict[str, Any], extra: tuple[str, ...] = (),
+             extra_defaults: dict[str, object] | None = None) -> list[Any]:
+    known = (*OPTION_PARAMS, *extra)
+    unknown = sorted(set(given) - set(known))
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTION_PARAMS)}")
-    return [given.get(name, OPTION_DEFAULTS[name]) for name in OPTION_PARAMS]
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    defaults = {**OPTION_DEFAULTS, **(extra_defaults or {})}
+    return [given.get(name, defaults[name]) for name in known]
 
 
 def _path(value: Any) -> Path | None:
@@ -97,6 +117,21 @@ class RestorationClient:
         if out is None:
             raise ClientError(f"{RESTORE_IMAGE} returned no file")
         return ImageResult(out, dict(metrics or {}), preview)
+
+    def restore_video(self, path: str | os.PathLike, **options: Any) -> VideoResult:
+        """Restore one video file (audio kept). Options: those of ``restore_image`` plus ``codec``
+        (h264, h265, vp9, ffv1, png) and ``crf`` (0-51)."""
+        from gradio_client import handle_file
+
+        if not Path(path).is_file():
+            raise ClientError(f"{path}: file not found")
+        _, out_file, metrics = self._call(
+            RESTORE_VIDEO, handle_file(str(path)), *_options(options, VIDEO_PARAMS, VIDEO_DEFAULTS)
+        )
+        out = _path(out_file)
+        if out is None:
+            raise ClientError(f"{RESTORE_VIDEO} returned no file")
+        return VideoResult(out, dict(metrics or {}))
 
     def restore_batch(self, paths: list[str | os.PathLike], **options: Any) -> BatchResult:
         """Restore many image files and/or zip archives; one zip comes back with every result."""

@@ -29,3 +29,8 @@ OPTION_DEFAULTS: dict[str, object] = {
 def api_name(endpoint: str) -> str:
     """'/restore_image' -> 'restore_image' (the form gradio's ``api_name=`` takes)."""
     return endpoint.lstrip("/")
+
+
+# /restore_video takes these after the options above.
+VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf")
+VIDEO_DEFAULTS: dict[str, object] = {"codec": "h264", "crf": 18}

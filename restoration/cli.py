@@ -1,4 +1,4 @@
-"""Command line: ``python -m restoration image|batch|models ...``.
+"""Command line: ``python -m restoration image|video|batch|models ...``.
 
 Exit codes: 0 everything done; 1 the work failed (or some batch files did); 2 bad usage or options.
 Errors are one line on stderr, starting with ``error:``.
@@ -68,6 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_options(p)
 
+    v = sub.add_parser("video", help="restore one video (audio kept; rerun to resume)")
+    v.add_argument("input", type=Path)
+    v.add_argument("-o", "--output", type=Path, help="output file: .mp4 .mkv .mov .webm "
+                   "(default: INPUT_restored.mp4)")
+    v.add_argument("--codec", default="h264", choices=["h264", "h265", "vp9", "ffv1", "png"],
+                   help="h264/h265 (.mp4 .mkv .mov), vp9 (.webm), ffv1 (.mkv, lossless), png (.mov, lossless)")
+    v.add_argument("--crf", type=int, default=18, help="quality of h264/h265/vp9, 0-51, lower is better")
+    v.add_argument("--speed", default="medium", help="x264/x265 preset: ultrafast ... veryslow")
+    v.add_argument("--batch", type=int, default=4, help="frames per pass through the stages")
+    v.add_argument("--segment-seconds", dest="segment_seconds", type=float, default=10.0,
+                   help="resume granularity: work is saved every this many seconds of video")
+    v.add_argument("--no-stabilize", dest="stabilize", action="store_false",
+                   help="no temporal smoothing of colour (colorize) and static areas (denoise)")
+    v.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_options(v)
+
     b = sub.add_parser("batch", help="restore every image in a folder tree")
     b.add_argument("input", type=Path)
     b.add_argument("-o", "--output", type=Path, required=True, help="output folder")
@@ -118,6 +134,37 @@ def _cmd_image(args: argparse.Namespace) -> int:
             f"{out}: {m['size_in'][0]}x{m['size_in'][1]} -> {m['size_out'][0]}x{m['size_out'][1]}, "
             f"stages {'+'.join(m['stages']) or 'none'}, PSNR {m['psnr']:.2f} dB / SSIM "
             f"{m['ssim']:.4f} vs {m['compared_with']}, {m['seconds']['total']:.2f} s"
+        )
+    return 0
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    from .video import VideoOptions, restore_video
+
+    opts = options_from_args(args)
+    video = VideoOptions(codec=args.codec, crf=args.crf, speed=args.speed, batch=args.batch,
+                         segment_seconds=args.segment_seconds, stabilize=args.stabilize)
+    suffix = {"vp9": ".webm", "ffv1": ".mkv", "png": ".mov"}.get(args.codec, ".mp4")
+    out = args.output or args.input.with_name(f"{args.input.stem}_restored{suffix}")
+    bar, update = _progress_bar(args.input.name)
+    try:
+        res = restore_video(args.input, out, opts, video, progress=update)
+    except KeyboardInterrupt:
+        print(f"error: interrupted; finished segments are kept: run the same command again to "
+              f"resume {out.name}", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    m = res.metrics
+    if args.json:
+        print(json.dumps({"output": str(out), **m}, default=str))
+    else:
+        resumed = f", resumed at frame {res.resumed_frames}" if res.resumed_frames else ""
+        print(
+            f"{out}: {m['frames']} frames {m['size_in'][0]}x{m['size_in'][1]} -> "
+            f"{m['size_out'][0]}x{m['size_out'][1]}, {m['fps_processing']:.2f} fps, audio "
+            f"{m['audio_copied']} copied / {m['audio_reencoded']} re-encoded{resumed}, "
+            f"{m['seconds_total']:.1f} s"
         )
     return 0
 
@@ -180,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_image(args)
         if args.command == "batch":
             return _cmd_batch(args)
+        if args.command == "video":
+            return _cmd_video(args)
         return _cmd_models(args)
     except OptionError as e:
         print(f"error: {e}", file=sys.stderr)

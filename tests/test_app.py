@@ -140,3 +140,64 @@ def test_client_command_line(server, png, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
     assert client_main(["http://127.0.0.1:9/", "models"]) == 1
     assert "cannot connect" in capsys.readouterr().err
+
+
+def test_restore_video_through_both_clients(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+
+    from .test_video import audio_payload, make_clip
+
+    src = make_clip(tmp_path / "clip.mp4", n=8)
+    opts = {**OPTION_DEFAULTS, **FAST, "upscale": 2}
+    raw = Client(server, verbose=False).predict(
+        handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 20,
+        api_name="/restore_video",
+    )
+    playable, download, metrics = raw
+    assert metrics["frames"] == 8 and metrics["size_out"] == [96, 64]
+    assert Path(download if isinstance(download, str) else download["path"]).suffix == ".mp4"
+
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_video(src, **FAST, upscale=2, codec="ffv1")
+        assert r.path.suffix == ".mkv" and r.path.is_file()
+        assert r.metrics["frames"] == 8 and r.metrics["audio_copied"] == 1
+        r2 = c.restore_video(src, **FAST, upscale=2)
+        assert audio_payload(r2.path) == audio_payload(src)
+        with pytest.raises(ClientError, match="CRF.*51"):
+            c.restore_video(src, **FAST, crf=99)
+        bad = tmp_path / "bad.mp4"
+        bad.write_text("not a video")
+        with pytest.raises(ClientError, match="bad.mp4"):
+            c.restore_video(bad, **FAST)
+
+
+def test_cancelled_video_job_stops_and_cleans_up(server, tmp_path):
+    import threading
+    import time
+
+    from gradio_client import Client, handle_file
+
+    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+
+    from .test_video import make_clip
+
+    src = make_clip(tmp_path / "long.mp4", w=96, h=64, n=240, audio=False)
+    opts = {**OPTION_DEFAULTS, **FAST, "upscale": 4, "denoise": 10}
+    job = Client(server, verbose=False).submit(
+        handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 18,
+        api_name="/restore_video",
+    )
+    deadline = time.monotonic() + 60
+    while not any(t.name == "video-job" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    job.cancel()
+    deadline = time.monotonic() + 60
+    while any(t.name == "video-job" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the video work kept running after the cancel"
+        time.sleep(0.2)
+    assert not list(app.OUTPUT_ROOT.glob("*/.long_restored.mp4.parts"))
+    assert not list(app.OUTPUT_ROOT.glob("*/long_restored.mp4"))
