@@ -145,7 +145,11 @@ class RestorationClient:
         )
         files = []
         for item in gallery or []:
-            p = _path(item.get("image") if isinstance(item, dict) else item[0] if isinstance(item, (list, tuple)) else item)
+            if isinstance(item, dict):
+                item = item.get("image")
+            elif isinstance(item, (list, tuple)):
+                item = item[0]
+            p = _path(item)
             if p:
                 files.append(p)
         return BatchResult(_path(archive), dict(report or {}), files)

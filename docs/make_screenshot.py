@@ -52,7 +52,7 @@ def capture(url: str, image: str | Path, output: str | Path, *, timeout_s: float
             result = page.locator("#result img")
             try:
                 result.first.wait_for(timeout=timeout_s * 1000)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any wait failure: keep what the page showed
                 page.screenshot(path=str(output), full_page=True)
                 toast = page.locator(".toast-body").all_inner_texts()
                 raise RuntimeError(f"no result within {timeout_s:.0f} s; page says: {toast}") from None

@@ -113,8 +113,8 @@ def _progress_bar(desc: str):
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
-    from .pipeline import restore_image
     from .media import format_for, write_image
+    from .pipeline import restore_image
 
     opts = options_from_args(args)
     out = args.output or args.input.with_name(f"{args.input.stem}_restored.png")

@@ -18,7 +18,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,7 +28,7 @@ from .options import normalize_format
 
 log = logging.getLogger(__name__)
 
-ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 _EXT_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp",
                ".tif": "tiff", ".tiff": "tiff"}
@@ -132,7 +132,7 @@ def _from_pil(im: Image.Image, data: bytes | None, label: str, limit: int) -> Im
     try:
         exif = im.getexif()
         orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    except Exception:  # malformed EXIF must not stop the restoration
+    except Exception:  # noqa: BLE001 - malformed EXIF must not stop the restoration
         exif, orientation = None, 1
     icc = im.info.get("icc_profile") or None
     src_mode = im.mode
@@ -158,7 +158,7 @@ def _from_pil(im: Image.Image, data: bytes | None, label: str, limit: int) -> Im
         exif[_ORIENTATION] = 1
         try:
             exif_bytes = exif.tobytes()
-        except Exception:
+        except Exception:  # noqa: BLE001 - an EXIF block Pillow cannot write back is dropped
             exif_bytes = None
     return ImageData(pixels, alpha, depth, gray, icc, exif_bytes, label)
 
@@ -310,7 +310,7 @@ def _write_8bit(img: ImageData, tmp: Path, fmt: str, quality: int, text: str | N
     if img.exif:
         try:
             exif.load(img.exif)
-        except Exception:
+        except Exception:  # noqa: BLE001 - unreadable EXIF: start a fresh one
             exif = Image.Exif()
     if text:
         exif[0x010E] = text  # ImageDescription

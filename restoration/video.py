@@ -598,7 +598,7 @@ def restore_video(
                     if cancel is not None and cancel.is_set():
                         raise Cancelled(f"{src.name}: cancelled after {done} frames") from None
                     if not decoder.is_alive() and frames_q.empty():
-                        raise VideoReadError(f"{src.name}: the decoder stopped without a reason")
+                        raise VideoReadError(f"{src.name}: the decoder stopped without a reason") from None
                     continue
                 if isinstance(item, BaseException):
                     if isinstance(item, RestorationError):

@@ -54,7 +54,9 @@ def test_orientation_of_16bit_png(tmp_path):
     from restoration.media import _png_chunk
 
     data = p.read_bytes()
-    p.write_bytes(data[:33] + _png_chunk(b"eXIf", exif.tobytes()[6:] if exif.tobytes().startswith(b"Exif") else exif.tobytes()) + data[33:])
+    raw = exif.tobytes()
+    raw = raw[6:] if raw.startswith(b"Exif") else raw
+    p.write_bytes(data[:33] + _png_chunk(b"eXIf", raw) + data[33:])
     img = read_image(p)
     assert img.bit_depth == 16 and img.pixels.shape[:2] == (16, 10)
     assert img.pixels[0, -1, 0] == 1.0  # top-left mark rotated to top-right

@@ -1,0 +1,85 @@
+"""What ships: Space front matter, pinned requirements, pyproject entry points, Dockerfile lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from restoration.catalog import list_models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _front_matter() -> dict:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n"), "README.md must start with the Space front matter"
+    block = text[4:text.index("\n---\n", 4)]
+    return yaml.safe_load(block)
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned with =="
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_space_front_matter_is_valid_and_points_at_real_things():
+    fm = _front_matter()
+    assert fm["sdk"] == "gradio"
+    assert fm["sdk_version"] == _pins()["gradio"]
+    assert (ROOT / fm["app_file"]).is_file()
+    assert str(fm["python_version"]) == "3.11"
+    assert set(fm["models"]) == {m.hub_repo for m in list_models()}
+    for key in ("title", "emoji", "license", "suggested_hardware"):
+        assert fm.get(key), key
+
+
+def test_readme_links_and_pictures_exist():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(((?:docs|examples|benchmarks|tests)/[^)#\s]+)\)", text):
+        assert (ROOT / target).exists(), target
+    assert "PLACEHOLDER" not in text
+
+
+def test_pyproject_gives_both_packages_and_the_command():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["scripts"]["restoration"] == "restoration.cli:main"
+    packages = meta["tool"]["setuptools"]["packages"]
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+             for p in ROOT.glob("*/**/__init__.py") if p.parts[len(ROOT.parts)] in ("restoration", "client")}
+    assert found == set(packages)
+    assert meta["tool"]["setuptools"]["dynamic"]["dependencies"]["file"] == ["requirements.txt"]
+
+
+def test_every_runtime_dependency_is_imported_somewhere():
+    import_names = {"opencv-python-headless": "cv2", "pillow": "PIL", "scikit-image": "skimage",
+                    "huggingface-hub": "huggingface_hub", "gradio-client": "gradio_client",
+                    "spandrel-extra-arches": "spandrel_extra_arches"}
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in
+                        [*ROOT.glob("restoration/**/*.py"), *ROOT.glob("client/*.py"), ROOT / "app.py"])
+    # pinned although only dependencies of spandrel: torchvision (must match torch)
+    # and safetensors, which spandrel uses to read .safetensors weights
+    transitive = {"torchvision", "safetensors"}
+    for name in set(_pins()) - transitive:
+        module = import_names.get(name, name.replace("-", "_"))
+        assert re.search(rf"^\s*(import|from)\s+{module}\b", sources, re.M), f"{name} is never imported"
+
+
+def test_dockerfile_passes_hadolint():
+    exe = shutil.which("hadolint")
+    if exe is None:
+        pytest.skip("hadolint is not installed (pip install -r requirements-dev.txt)")
+    run = subprocess.run([exe, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
