@@ -277,6 +277,8 @@ def restore_video_endpoint(video: str | None, preset: str, upscale: float, model
     if "error" in state:
         raise _user_error(state["error"]) from state["error"]
     res = state["result"]
+    for warning in res.metrics.get("warnings", []):
+        gr.Warning(warning)
     playable = str(res.path) if res.path.suffix in (".mp4", ".webm") else None
     yield playable, str(res.path), res.metrics
 

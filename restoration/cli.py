@@ -156,6 +156,8 @@ def _cmd_video(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     m = res.metrics
+    for warning in m["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"output": str(out), **m}, default=str))
     else:

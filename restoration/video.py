@@ -659,6 +659,11 @@ def restore_video(
     segments = enc.segment
     if segments == 0 or done == 0:
         raise VideoReadError(f"{src.name}: the video has no frames that can be decoded")
+    warnings = []
+    expected = info.frames or round(info.duration * fps)
+    if expected and done < 0.98 * expected - 1:
+        warnings.append(f"{src.name}: only {done} of the {expected} frames the file announces could be "
+                        "decoded; it is probably truncated or damaged, and the output is that much shorter")
     if progress:
         progress(0.995, "joining segments and copying audio")
     try:
@@ -670,6 +675,8 @@ def restore_video(
     elapsed = time.perf_counter() - t0
     m: dict[str, Any] = {
         "frames": done,
+        "frames_expected": expected,
+        "warnings": warnings,
         "frames_processed": processed,
         "resumed_from_frame": skip,
         "fps_processing": processed / elapsed if elapsed > 0 else 0.0,

@@ -277,19 +277,23 @@ def test_bad_inputs_and_options(tmp_path):
             VideoOptions(**bad)
 
 
-def test_truncated_file_is_an_error_not_a_short_video(tmp_path):
-    src = make_clip(tmp_path / "whole.mkv", n=24, audio=False, codec="ffv1", pix_fmt="yuv444p")
+def test_truncated_file_is_an_error_or_a_warned_short_video(tmp_path):
+    src = make_clip(tmp_path / "whole.mp4", n=48, audio=False)
     data = src.read_bytes()
-    cut = tmp_path / "cut.mkv"
-    cut.write_bytes(data[: len(data) // 2])
-    out = tmp_path / "cut_out.mp4"
-    try:
-        res = restore_video(cut, out, FAST)
-    except VideoReadError as e:
-        assert "cut.mkv" in str(e)
-        assert not out.exists()
-    else:  # a container cut at a frame boundary decodes as a shorter video: then say so in the count
-        assert 0 < res.metrics["frames"] < 24
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # MP4 index at the end: unreadable once cut
+    with pytest.raises(VideoReadError, match="cut.mp4"):
+        restore_video(cut, tmp_path / "cut_out.mp4", FAST)
+    assert not (tmp_path / "cut_out.mp4").exists()
+
+    whole = make_clip(tmp_path / "whole.mkv", n=48, audio=False, codec="ffv1", pix_fmt="yuv444p")
+    data = whole.read_bytes()
+    short = tmp_path / "short.mkv"
+    short.write_bytes(data[: len(data) // 2])  # Matroska: the first half still plays
+    res = restore_video(short, tmp_path / "short_out.mp4", FAST)
+    assert probe(short).duration == pytest.approx(4.0)  # the header still announces all 48 frames
+    assert 0 < res.metrics["frames"] < 48 and res.metrics["frames_expected"] == 48
+    assert "truncated" in res.metrics["warnings"][0]
 
 
 def test_pixel_limit(tmp_path, monkeypatch):
@@ -320,3 +324,25 @@ def test_command_line(tmp_path, capsys):
     assert "ffv1" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "y.mp4")]) == 1
     assert "none.mp4" in capsys.readouterr().err
+
+
+def test_subtitles_are_carried_over(tmp_path):
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("needs the ffmpeg binary to make a clip with subtitles")
+    plain = make_clip(tmp_path / "plain.mp4", n=12)
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,800\nHello there\n\n")
+    src = tmp_path / "subbed.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1",
+                    "-c", "copy", "-c:s", "mov_text", str(src)], check=True, timeout=60)
+    assert probe(src).subtitles == ["mov_text"]
+    res = restore_video(src, tmp_path / "out.mp4", FAST)
+    assert res.metrics["subtitles_copied"] == 1
+    assert probe(res.path).subtitles == ["mov_text"]
+    with av.open(str(res.path)) as c:
+        text = b"".join(bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size)
+    assert b"Hello there" in text
