@@ -151,10 +151,21 @@ def test_variable_frame_rate_and_rotation_are_kept(tmp_path):
     assert audio_payload(res.path) == audio_payload(src)
 
 
-def test_h265_and_vp9(tmp_path):
-    src = make_clip(tmp_path / "in.mp4", n=4, audio=False)
-    assert probe(restore_video(src, tmp_path / "a.mkv", FAST, VideoOptions(codec="h265")).path).codec == "hevc"
-    assert probe(restore_video(src, tmp_path / "b.webm", FAST, VideoOptions(codec="vp9")).path).codec == "vp9"
+def _audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return sum(f.samples for f in c.decode(a)) / a.sample_rate
+
+
+def test_h265_and_vp9_with_audio_reencoded_where_the_container_needs_it(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=12)
+    hevc = restore_video(src, tmp_path / "a.mkv", FAST, VideoOptions(codec="h265"))
+    assert probe(hevc.path).codec == "hevc" and hevc.metrics["audio_copied"] == 1
+    webm = restore_video(src, tmp_path / "b.webm", FAST, VideoOptions(codec="vp9"))
+    info = probe(webm.path)
+    assert info.codec == "vp9" and info.audio == ["opus"]  # WebM cannot hold AAC: re-encoded
+    assert webm.metrics["audio_reencoded"] == 1
+    assert _audio_seconds(webm.path) == pytest.approx(_audio_seconds(src), abs=0.03)
 
 
 def test_interrupted_run_resumes_from_the_last_segment(tmp_path):
