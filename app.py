@@ -29,7 +29,7 @@ from restoration.catalog import list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
 from restoration.options import PRESETS
-from restoration.video import CODECS, VideoOptions, discard_parts, restore_video
+from restoration.video import CODECS, VideoOptions, default_suffix, discard_parts, restore_video
 
 log = logging.getLogger("restoration.app")
 
@@ -247,7 +247,7 @@ def restore_video_endpoint(video: str | None, preset: str, upscale: float, model
         vopts = VideoOptions(codec=str(codec or "h264"), crf=int(round(float(crf))))
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
-    suffix = {"vp9": ".webm", "ffv1": ".mkv", "png": ".mov"}.get(vopts.codec, ".mp4")
+    suffix = default_suffix(vopts.codec)
     dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{suffix}"
     state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
     cancel = threading.Event()

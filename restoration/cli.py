@@ -139,12 +139,12 @@ def _cmd_image(args: argparse.Namespace) -> int:
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
-    from .video import VideoOptions, restore_video
+    from .video import VideoOptions, default_suffix, restore_video
 
     opts = options_from_args(args)
     video = VideoOptions(codec=args.codec, crf=args.crf, speed=args.speed, batch=args.batch,
                          segment_seconds=args.segment_seconds, stabilize=args.stabilize)
-    suffix = {"vp9": ".webm", "ffv1": ".mkv", "png": ".mov"}.get(args.codec, ".mp4")
+    suffix = default_suffix(args.codec)
     out = args.output or args.input.with_name(f"{args.input.stem}_restored{suffix}")
     bar, update = _progress_bar(args.input.name)
     try:

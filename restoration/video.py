@@ -15,7 +15,6 @@ are those of the source. Rotation metadata is copied, not applied.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import logging
@@ -53,6 +52,11 @@ CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ffv1": ("ffv1", "yuv444p", (".mkv",)),
     "png": ("png", "rgb24", (".mov",)),
 }
+def default_suffix(codec: str) -> str:
+    """The file extension a ``codec``'s output gets when the user names no file (its first container)."""
+    return CODECS[codec][2][0]
+
+
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv",
                     ".flv", ".gif")
 DEFAULT_MAX_FRAMES = 1_000_000
@@ -116,6 +120,8 @@ class VideoInfo:
     variable_rate: bool
     audio: list[str] = field(default_factory=list)
     subtitles: list[str] = field(default_factory=list)
+    time_base: Fraction = Fraction(1, 25)  # of the video stream's timestamps
+    rate: Fraction = Fraction(25)  # average frame rate, exact
 
 
 @dataclass
@@ -171,6 +177,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             codec=ctx.name, rotation=rotation, variable_rate=variable,
             audio=[s.codec_context.name for s in c.streams.audio],
             subtitles=[s.codec_context.name for s in c.streams.subtitles],
+            time_base=v.time_base or Fraction(1, 25), rate=rate or Fraction(25),
         )
 
 
@@ -554,9 +561,6 @@ def restore_video(
 
     import av
 
-    with _open(src) as c:
-        vs = c.streams.video[0]
-        time_base, rate = vs.time_base, (vs.average_rate or vs.guessed_rate or Fraction(25))
     monochrome: bool | None = None
     stabilizer = None
     if video.stabilize:
@@ -568,7 +572,7 @@ def restore_video(
     stop = threading.Event()
     frames_q: queue.Queue = queue.Queue(maxsize=max(4, 2 * video.batch))
     encode_q: queue.Queue = queue.Queue(maxsize=max(4, 2 * video.batch))
-    enc = _Encoder(work, dst, video, time_base, rate, segment_frames, done_segments)
+    enc = _Encoder(work, dst, video, info.time_base, info.rate, segment_frames, done_segments)
     enc_errors: list[BaseException] = []
     decoder = threading.Thread(target=_decode, args=(src, skip, frames_q, stop), daemon=True,
                                name="video-decode")
@@ -701,11 +705,3 @@ def restore_video(
 def discard_parts(dst: str | os.PathLike) -> None:
     """Remove the finished segments an interrupted ``restore_video`` left for ``dst``."""
     shutil.rmtree(_work_dir(Path(dst)), ignore_errors=True)
-
-
-def job_id(src: str | os.PathLike, options: RestoreOptions, video: VideoOptions) -> str:
-    """A short stable id of (source content identity, options), for naming outputs."""
-    st = Path(src).stat()
-    raw = json.dumps([str(Path(src).resolve()), st.st_size, st.st_mtime_ns, options.to_dict(),
-                      asdict(video)], sort_keys=True)
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]
