@@ -8,6 +8,7 @@ endpoints. Run with ``python app.py`` (``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PO
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -77,18 +78,37 @@ class UploadedImage(gr.Image):
         return str(payload.path) if payload.path else None
 
 
-class Slider(gr.Slider):
-    """A slider whose out-of-range error (from an API call) names the setting, e.g. "Denoise: ..."."""
+def _naming_errors(base: type, block: str) -> type:
+    """``base`` whose input errors (from API calls) start with the widget's label, e.g. "Format: Value:
+    exe is not in the list of choices"; gradio's own messages do not say which input was wrong."""
 
-    @classmethod
-    def get_block_name(cls) -> str:
-        return "slider"
+    class Named(base):
+        @classmethod
+        def get_block_name(cls) -> str:
+            return block
 
-    def preprocess(self, payload: float) -> float:
-        try:
-            return super().preprocess(payload)
-        except Exception as e:  # noqa: BLE001 - gradio raises its own Error or a TypeError
-            raise gr.Error(f"{self.label}: {e}".replace("'", "")) from None
+        def preprocess(self, payload: Any) -> Any:
+            try:
+                return super().preprocess(payload)
+            except Exception as e:  # noqa: BLE001 - gradio raises its own Error, or a TypeError
+                raise gr.Error(f"{self.label}: {e}".replace("'", "")) from None
+
+    Named.__name__ = Named.__qualname__ = base.__name__
+    return Named
+
+
+Dropdown = _naming_errors(gr.Dropdown, "dropdown")
+Radio = _naming_errors(gr.Radio, "radio")
+
+
+class Slider(_naming_errors(gr.Slider, "slider")):
+    """A slider that also refuses what is not a number (NaN, text, lists) with a message naming it."""
+
+    def preprocess(self, payload: Any) -> float:
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or math.isnan(payload):
+            raise gr.Error(f"{self.label}: expected a number from {self.minimum:g} to {self.maximum:g}, "
+                           f"got {str(payload)[:40]!r}")
+        return super().preprocess(payload)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -156,6 +176,7 @@ def restore_image_endpoint(image: str | None, preset: str, upscale: float, model
                            progress: gr.Progress = gr.Progress()):
     """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
     src = _check_upload(image)
+    job = None
     try:
         opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
                              output_format)
@@ -169,7 +190,11 @@ def restore_image_endpoint(image: str | None, preset: str, upscale: float, model
         size = (result.image.pixels.shape[1], result.image.pixels.shape[0])
         before = _preview(resize_to(data.pixels, size), job / "before.webp")
     except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
+        if job is not None:
+            shutil.rmtree(job, ignore_errors=True)
         raise _user_error(e) from e
+    for warning in result.metrics.get("warnings", []):
+        gr.Warning(warning)
     return (before, after), str(out), result.metrics
 
 
@@ -185,14 +210,22 @@ def restore_batch_endpoint(files: list[str] | None, preset: str, upscale: float,
                              output_format)
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
+    uploads = [_check_upload(f, "file") for f in files]
     job = _job_dir()
+    try:
+        return _run_batch(uploads, opts, job, progress)
+    except BaseException:  # refused as a whole: nothing of this request stays on the server
+        shutil.rmtree(job, ignore_errors=True)
+        raise
+
+
+def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: gr.Progress):
     inputs_dir, out_dir = job / "in", job / "restored"
     inputs_dir.mkdir()
     out_dir.mkdir()
     report: dict[str, Any] = {"restored": [], "failed": [], "skipped": []}
     todo: list[tuple[Path, Path]] = []  # (source, path relative to out_dir)
-    for f in files:
-        p = _check_upload(f, "file")
+    for p in uploads:
         if p.suffix.lower() == ".zip":
             try:
                 got, skipped = unpack_images(p, inputs_dir / p.stem)
@@ -224,7 +257,9 @@ def restore_batch_endpoint(files: list[str] | None, preset: str, upscale: float,
         gallery.append((_preview(res.image.pixels, job / f"preview_{i}.webp"), rel.as_posix()))
     shutil.rmtree(inputs_dir, ignore_errors=True)
     archive = None
-    if report["restored"]:
+    if not report["restored"]:
+        shutil.rmtree(job, ignore_errors=True)  # nothing to serve: keep no folder around
+    else:
         archive = job / "restored.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
             for item in report["restored"]:
@@ -274,7 +309,9 @@ def restore_video_endpoint(video: str | None, preset: str, upscale: float, model
             worker.join(timeout=120)
             discard_parts(dst)
             shutil.rmtree(dst.parent, ignore_errors=True)
-    if "error" in state:
+    if "error" in state:  # a new request cannot resume this job's parts: remove them
+        discard_parts(dst)
+        shutil.rmtree(dst.parent, ignore_errors=True)
         raise _user_error(state["error"]) from state["error"]
     res = state["result"]
     for warning in res.metrics.get("warnings", []):
@@ -331,18 +368,18 @@ def _about() -> str:
 # --- the UI ------------------------------------------------------------------------------------
 def _options_panel(default_preset: str = "old-photo"):
     p = PRESETS[default_preset]
-    preset = gr.Dropdown(["none", *PRESETS], value=default_preset, label="Preset")
+    preset = Dropdown(["none", *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             upscale = Slider(0, 8, value=p.upscale, step=0.5, label="Upscale (0 = off)")
-            model = gr.Dropdown(model_ids("super-resolution"), value=p.model, label="Upscaler")
+            model = Dropdown(model_ids("super-resolution"), value=p.model, label="Upscaler")
         with gr.Row():
             denoise = Slider(0, 30, value=p.denoise, step=1, label="Denoise")
             sharpen = Slider(0, 3, value=p.sharpen, step=0.1, label="Sharpen")
         with gr.Row():
-            colorize = gr.Radio(["auto", "on", "off"], value=p.colorize, label="Colorize")
-            color_model = gr.Dropdown(model_ids("colorization"), value=p.color_model, label="Colorizer")
-            output_format = gr.Dropdown(["png", "jpeg", "webp", "tiff"], value="png", label="Format")
+            colorize = Radio(["auto", "on", "off"], value=p.colorize, label="Colorize")
+            color_model = Dropdown(model_ids("colorization"), value=p.color_model, label="Colorizer")
+            output_format = Dropdown(["png", "jpeg", "webp", "tiff"], value="png", label="Format")
     controls = [upscale, model, denoise, colorize, color_model, sharpen]
     preset.change(_preset_values, preset, controls, api_visibility="private", queue=False)
     return preset, [*controls, output_format]
@@ -382,7 +419,7 @@ def build_app() -> gr.Blocks:
                         stop_video = gr.Button("Stop", variant="stop", size="lg")
                     vpreset, vopts = _options_panel(default_preset="video")
                     with gr.Accordion("Video encoding", open=False):
-                        codec = gr.Dropdown(list(CODECS), value="h264", label="Codec",
+                        codec = Dropdown(list(CODECS), value="h264", label="Codec",
                                             info="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV "
                                                  "(lossless, for archives; download only)")
                         crf = Slider(0, 51, value=18, step=1, label="Quality (CRF, lower is better)")

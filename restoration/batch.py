@@ -33,6 +33,7 @@ class BatchItem:
 @dataclass
 class BatchSummary:
     items: list[BatchItem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # archive entries skipped, with the reason
 
     def count(self, status: Status) -> int:
         return sum(1 for i in self.items if i.status == status)
@@ -114,27 +115,39 @@ def restore_folder(
 
 
 # ------------------------------------------------------------------------------- uploaded archives
-MAX_ARCHIVE_FILES = 1000
-MAX_ARCHIVE_BYTES = 2 << 30  # uncompressed
+MAX_ARCHIVE_FILES = 1000  # images taken from one archive ($RESTORATION_MAX_ARCHIVE_FILES)
+MAX_ARCHIVE_MB = 2048  # uncompressed bytes read from one archive ($RESTORATION_MAX_ARCHIVE_MB)
+MAX_ARCHIVE_ENTRIES = 20_000  # entries of any kind looked at
+_ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz")
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
 
 
 def unpack_images(
     archive: str | os.PathLike,
     dest: str | os.PathLike,
     *,
-    max_files: int = MAX_ARCHIVE_FILES,
-    max_bytes: int = MAX_ARCHIVE_BYTES,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Extract the images of a zip into ``dest`` safely; returns (files, skipped-with-reason).
 
     Only regular files with an image extension are taken. Names are rebuilt from their parts, so
     absolute paths and ``..`` cannot escape ``dest`` (zip slip); symbolic links and nested archives
     are skipped; the number of files and the total uncompressed size are capped while reading, not
-    from the (forgeable) header, so a zip bomb stops at the cap.
+    from the (forgeable) header, so a zip bomb stops at the cap. When the archive is refused as a
+    whole, what was already extracted is removed again.
     """
     import stat
     import zipfile
 
+    max_files = max_files or _env_int("RESTORATION_MAX_ARCHIVE_FILES", MAX_ARCHIVE_FILES)
+    max_bytes = max_bytes or _env_int("RESTORATION_MAX_ARCHIVE_MB", MAX_ARCHIVE_MB) << 20
     dest_root = Path(dest)
     name = Path(archive).name
     files: list[Path] = []
@@ -144,38 +157,91 @@ def unpack_images(
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
         raise RestorationError(f"{name}: not a readable zip archive ({e})") from None
-    with zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-            label = f"{name}:{info.filename}"
-            if not parts or stat.S_ISLNK(info.external_attr >> 16):
-                skipped.append(f"{label}: skipped (link or empty name)")
-                continue
-            if Path(parts[-1]).suffix.lower() not in INPUT_EXTENSIONS or parts[-1].startswith("."):
-                skipped.append(f"{label}: skipped (not an image)")
-                continue
-            if len(files) >= max_files:
-                raise RestorationError(f"{name}: more than {max_files} images; split the archive")
-            target = dest_root.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise RestorationError(
-                                f"{name}: uncompressed size exceeds {max_bytes >> 20} MiB; "
-                                "split the archive"
-                            )
-                        out.write(chunk)
-            except RestorationError:
-                target.unlink(missing_ok=True)
-                raise
-            except (zipfile.BadZipFile, OSError, RuntimeError) as e:  # corrupt, encrypted member
-                target.unlink(missing_ok=True)
-                skipped.append(f"{label}: unreadable ({e})")
-                continue
-            files.append(target)
+    try:
+        with zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ARCHIVE_ENTRIES:
+                raise RestorationError(f"{name}: {len(infos):,} entries is more than {MAX_ARCHIVE_ENTRIES:,}; "
+                                       "split the archive")
+            for info in infos:
+                total = _extract_one(zf, info, name, dest_root, files, skipped, total, max_files, max_bytes,
+                                     stat.S_ISLNK(info.external_attr >> 16))
+    except RestorationError:
+        for f in files:
+            f.unlink(missing_ok=True)
+        raise
     return files, skipped
+
+
+def _extract_one(zf, info, name: str, dest_root: Path, files: list[Path], skipped: list[str], total: int,
+                 max_files: int, max_bytes: int, is_link: bool) -> int:
+    """Extract one entry if it is an image (see ``unpack_images``); returns the bytes read so far."""
+    import zipfile
+
+    if info.is_dir():
+        return total
+    parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    label = f"{name}:{info.filename}"
+    if not parts or is_link:
+        skipped.append(f"{label}: skipped (link or empty name)")
+        return total
+    suffix = Path(parts[-1]).suffix.lower()
+    if suffix in _ARCHIVES:
+        skipped.append(f"{label}: skipped (archives inside archives are not opened; add its images directly)")
+        return total
+    if suffix not in INPUT_EXTENSIONS or parts[-1].startswith("."):
+        skipped.append(f"{label}: skipped (not an image)")
+        return total
+    if len(files) >= max_files:
+        raise RestorationError(f"{name}: more than {max_files} images; split the archive")
+    target = dest_root.joinpath(*parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with zf.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise RestorationError(
+                        f"{name}: uncompressed size exceeds {max_bytes >> 20} MiB; split the archive"
+                    )
+                out.write(chunk)
+    except RestorationError:
+        target.unlink(missing_ok=True)
+        raise
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as e:  # corrupt, encrypted member
+        target.unlink(missing_ok=True)
+        skipped.append(f"{label}: unreadable ({e})")
+        return total
+    files.append(target)
+    return total
+
+
+def restore_archive(
+    archive: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: RestoreOptions | None = None,
+    *,
+    overwrite: bool = False,
+    on_item: Callable[[BatchItem, int, int], None] | None = None,
+) -> BatchSummary:
+    """Restore the images of a zip into ``out_dir``, keeping the archive's folders (see
+    ``unpack_images`` for what is taken). Items are named ``ARCHIVE:path``; the unpacked copies are
+    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``."""
+    import shutil
+    import tempfile
+
+    archive = Path(archive)
+    tmp = Path(tempfile.mkdtemp(prefix=".restoration-unpack-"))
+    try:
+        _, skipped = unpack_images(archive, tmp)
+
+        def relabel(item: BatchItem, index: int, total: int) -> None:
+            item.src = Path(f"{archive.name}:{item.src.relative_to(tmp).as_posix()}")
+            if on_item:
+                on_item(item, index, total)
+
+        summary = restore_folder(tmp, out_dir, options, overwrite=overwrite, on_item=relabel)
+        summary.notes.extend(skipped)
+        return summary
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_options(v)
 
-    b = sub.add_parser("batch", help="restore every image in a folder tree")
-    b.add_argument("input", type=Path)
+    b = sub.add_parser("batch", help="restore every image in a folder tree or a zip archive")
+    b.add_argument("input", type=Path, help="a folder (searched recursively) or a .zip")
     b.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     b.add_argument("--overwrite", action="store_true", help="redo files that already have an output")
     _add_options(b)
@@ -127,6 +127,8 @@ def _cmd_image(args: argparse.Namespace) -> int:
     write_image(res.image, out, output_format=opts.output_format, quality=opts.quality,
                 record=res.record())
     m = res.metrics
+    for warning in m["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"output": str(out), **m}, default=str))
     else:
@@ -174,7 +176,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .batch import restore_folder
+    from .batch import restore_archive, restore_folder
 
     opts = options_from_args(args)
     bar = tqdm(desc="batch", unit="file", file=sys.stderr, disable=None)
@@ -185,9 +187,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         if item.status == "failed":
             tqdm.write(f"failed: {item.src}: {item.error}", file=sys.stderr)
 
+    run = restore_archive if args.input.suffix.lower() == ".zip" and args.input.is_file() else restore_folder
     try:
-        summary = restore_folder(args.input, args.output, opts, overwrite=args.overwrite,
-                                 on_item=on_item)
+        summary = run(args.input, args.output, opts, overwrite=args.overwrite, on_item=on_item)
+        for note in summary.notes:
+            tqdm.write(f"skipped: {note}", file=sys.stderr)
     finally:
         bar.close()
     print(summary.line())
@@ -241,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug still ends in one line; -v shows the traceback
+        if args.verbose:
+            raise
+        where = f"{args.input.name}: " if getattr(args, "input", None) else ""
+        print(f"error: {where}unexpected {type(e).__name__}: {e} (run again with -v for the details "
+              "and report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

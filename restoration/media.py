@@ -29,7 +29,7 @@ from .options import normalize_format
 log = logging.getLogger(__name__)
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
-INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _EXT_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp",
                ".tif": "tiff", ".tiff": "tiff"}
 FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif"}
@@ -52,6 +52,7 @@ class ImageData:
     ``pixels``: float32 (H, W, 3) RGB in [0, 1]. ``alpha``: float32 (H, W) in [0, 1] or None.
     ``bit_depth``: 8 or 16. ``grayscale``: the source had a single colour channel.
     ``icc_profile``/``exif``: raw bytes to carry to the output (EXIF orientation is already applied).
+    ``frames``: how many frames the source has (animated GIF/WebP/PNG); the pixels are the first.
     """
 
     pixels: np.ndarray
@@ -61,6 +62,7 @@ class ImageData:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     name: str = "image"
+    frames: int = 1  # an animated source has more; only the first is read
 
     @property
     def size(self) -> tuple[int, int]:
@@ -127,8 +129,7 @@ def _is_16bit(im: Image.Image, data: bytes | None) -> bool:
 
 def _from_pil(im: Image.Image, data: bytes | None, label: str, limit: int) -> ImageData:
     _check_size(im.width, im.height, label, limit)
-    if getattr(im, "n_frames", 1) > 1:
-        log.info("%s has %d frames; only the first is restored", label, im.n_frames)
+    frames = int(getattr(im, "n_frames", 1) or 1)
     try:
         exif = im.getexif()
         orientation = int(exif.get(_ORIENTATION, 1) or 1)
@@ -160,7 +161,7 @@ def _from_pil(im: Image.Image, data: bytes | None, label: str, limit: int) -> Im
             exif_bytes = exif.tobytes()
         except Exception:  # noqa: BLE001 - an EXIF block Pillow cannot write back is dropped
             exif_bytes = None
-    return ImageData(pixels, alpha, depth, gray, icc, exif_bytes, label)
+    return ImageData(pixels, alpha, depth, gray, icc, exif_bytes, label, frames)
 
 
 def _pil_pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, bool]:

@@ -229,6 +229,11 @@ def restore_image(
     m["stages"] = report.stages
     m["models"] = report.models
     m["device"] = report.device
+    m["warnings"] = []
+    if src.frames > 1:
+        hint = ("; to restore every frame, restore it as a video (the Video tab, or `restoration video`)"
+                if src.name.lower().endswith(".gif") else "")
+        m["warnings"].append(f"{src.name}: only the first of {src.frames} frames was restored{hint}")
     return RestoreResult(result_img, m, report, options)
 
 

@@ -52,6 +52,9 @@ CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ffv1": ("ffv1", "yuv444p", (".mkv",)),
     "png": ("png", "rgb24", (".mov",)),
 }
+EVEN_ONLY = ("h264", "h265")  # codecs whose 4:2:0 output needs an even width and height
+
+
 def default_suffix(codec: str) -> str:
     """The file extension a ``codec``'s output gets when the user names no file (its first container)."""
     return CODECS[codec][2][0]
@@ -142,7 +145,13 @@ def _open(path: Path):
     try:
         return av.open(str(path), metadata_errors="ignore")
     except Exception as e:  # noqa: BLE001 - PyAV raises several kinds for unreadable input
-        raise VideoReadError(f"{path.name}: not a readable video ({e}); check the file or re-export it") from e
+        raise VideoReadError(f"{path.name}: not a readable video ({_why(e)}); check the file or re-export it") \
+            from e
+
+
+def _why(e: BaseException) -> str:
+    """FFmpeg's reason without the file's path (which would show server folders to app users)."""
+    return getattr(e, "strerror", None) or str(e).split(": '/")[0]
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -154,7 +163,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         v = c.streams.video[0]
         ctx = v.codec_context
         if not ctx.width or not ctx.height:
-            raise VideoReadError(f"{p.name}: the video stream has no picture size; the file is damaged")
+            raise VideoReadError(
+                f"{p.name}: the video stream ({ctx.name}) has no picture size: the file is damaged, or "
+                "FFmpeg cannot decode this kind (animated WebP is one); convert it to MP4 first"
+            )
         rate = v.average_rate or v.guessed_rate or v.base_rate
         fps = float(rate) if rate else 0.0
         duration = 0.0
@@ -165,13 +177,15 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         frames = int(v.frames or 0)
         base = float(v.base_rate) if v.base_rate else fps
         variable = bool(fps and base and abs(base - fps) > 0.01 * fps)
-        rotation = 0
+        rotation, first = 0, None
         try:
-            for frame in c.decode(v):
-                rotation = int(round(getattr(frame, "rotation", 0) or 0))
+            for first in c.decode(v):
+                rotation = int(round(getattr(first, "rotation", 0) or 0))
                 break
         except Exception as e:  # noqa: BLE001
-            raise VideoReadError(f"{p.name}: the first frame cannot be decoded ({e})") from e
+            raise VideoReadError(f"{p.name}: the first frame cannot be decoded ({_why(e)})") from e
+        if first is None:
+            raise VideoReadError(f"{p.name}: the video stream has no frames; give a video with pictures")
         return VideoInfo(
             path=str(p), width=ctx.width, height=ctx.height, frames=frames, fps=fps, duration=duration,
             codec=ctx.name, rotation=rotation, variable_rate=variable,
@@ -330,8 +344,9 @@ class _Encoder:
         import av
 
         h, w = rgb.shape[:2]
-        if CODECS[self.video.codec][1] == "yuv420p" and (h % 2 or w % 2):
-            # 4:2:0 needs even sizes: repeat the last row/column rather than cut or resample
+        if self.video.codec in EVEN_ONLY and (h % 2 or w % 2):
+            # H.264/H.265 4:2:0 cannot code (or crop to) odd sizes: repeat the last row/column
+            # rather than cut or resample (VP9 and the lossless codecs keep odd sizes exactly)
             rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             h, w = rgb.shape[:2]
         if self.container is None:
@@ -372,24 +387,41 @@ class _Encoder:
             self.tmp.unlink(missing_ok=True)
 
 
-def _decode(src: Path, skip: int, out: queue.Queue, stop: threading.Event) -> None:
-    """Decoder thread: (index, pts, rgb uint8) items, then None; an exception is passed on."""
+MAX_BAD_PACKETS = 100  # damaged packets skipped before a file counts as unreadable
+
+
+def _decode(src: Path, skip: int, out: queue.Queue, stop: threading.Event, stats: dict[str, int]) -> None:
+    """Decoder thread: (index, pts, rgb uint8) items, then None; an exception is passed on.
+
+    A packet the decoder rejects (a damaged stretch of the file) is skipped and counted in
+    ``stats["bad_packets"]``, as players do; past ``MAX_BAD_PACKETS`` the file counts as unreadable.
+    """
+    import av
+
     try:
         with _open(src) as c:
             v = c.streams.video[0]
             v.thread_type = "AUTO"
             index = 0
             last_pts = None
-            for frame in c.decode(v):
-                if stop.is_set():
-                    return
-                pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
-                if last_pts is not None and pts <= last_pts:
-                    pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
-                last_pts = pts
-                if index >= skip:
-                    _put(out, (index, pts, frame.to_ndarray(format="rgb24")), stop)
-                index += 1
+            for packet in c.demux(v):
+                try:
+                    frames = v.decode(packet)
+                except av.InvalidDataError:
+                    stats["bad_packets"] = stats.get("bad_packets", 0) + 1
+                    if stats["bad_packets"] > MAX_BAD_PACKETS:
+                        raise
+                    continue
+                for frame in frames:
+                    if stop.is_set():
+                        return
+                    pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
+                    if last_pts is not None and pts <= last_pts:
+                        pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
+                    last_pts = pts
+                    if index >= skip:
+                        _put(out, (index, pts, frame.to_ndarray(format="rgb24")), stop)
+                    index += 1
         _put(out, None, stop)
     except BaseException as e:  # noqa: BLE001 - handed to the main thread
         _put(out, e, stop)
@@ -574,7 +606,8 @@ def restore_video(
     encode_q: queue.Queue = queue.Queue(maxsize=max(4, 2 * video.batch))
     enc = _Encoder(work, dst, video, info.time_base, info.rate, segment_frames, done_segments)
     enc_errors: list[BaseException] = []
-    decoder = threading.Thread(target=_decode, args=(src, skip, frames_q, stop), daemon=True,
+    decode_stats: dict[str, int] = {}
+    decoder = threading.Thread(target=_decode, args=(src, skip, frames_q, stop, decode_stats), daemon=True,
                                name="video-decode")
     encoder = threading.Thread(target=_encode_loop, args=(enc, encode_q, stop, enc_errors), daemon=True,
                                name="video-encode")
@@ -608,7 +641,7 @@ def restore_video(
                     if isinstance(item, RestorationError):
                         raise item
                     raise VideoReadError(f"{src.name}: decoding failed at frame {done + len(batch)} "
-                                         f"({item}); the file is damaged from there on") from item
+                                         f"({_why(item)}); the file is damaged from there on") from item
                 if item is None:
                     finished = True
                     break
@@ -662,8 +695,16 @@ def restore_video(
 
     segments = enc.segment
     if segments == 0 or done == 0:
+        shutil.rmtree(work, ignore_errors=True)
         raise VideoReadError(f"{src.name}: the video has no frames that can be decoded")
     warnings = []
+    if decode_stats.get("bad_packets"):
+        warnings.append(f"{src.name}: {decode_stats['bad_packets']} damaged packet(s) could not be decoded and "
+                        "were skipped; the pictures around them may show artefacts")
+    if video.codec in EVEN_ONLY and (out_w % 2 or out_h % 2):
+        warnings.append(f"{src.name}: {video.codec} cannot store the odd size {out_w}x{out_h}, so the last "
+                        f"column/row is repeated ({out_w + out_w % 2}x{out_h + out_h % 2}); use vp9, ffv1 or "
+                        "png to keep the exact size")
     expected = info.frames or round(info.duration * fps)
     if expected and done < 0.98 * expected - 1:
         warnings.append(f"{src.name}: only {done} of the {expected} frames the file announces could be "
