@@ -207,6 +207,7 @@ def restore_image(
     """
     options = options or RestoreOptions()
     src = image if isinstance(image, ImageData) else read_image(image)
+    _check_output_size(src, options)
     t0 = time.perf_counter()
     alpha = _to_tensor(src.alpha) if src.alpha is not None else None
     mono = src.grayscale or None
@@ -235,6 +236,22 @@ def restore_image(
                 if src.name.lower().endswith(".gif") else "")
         m["warnings"].append(f"{src.name}: only the first of {src.frames} frames was restored{hint}")
     return RestoreResult(result_img, m, report, options)
+
+
+def _check_output_size(src: ImageData, options: RestoreOptions) -> None:
+    """Refuse, before any work, a result larger than the pixel limit."""
+    from .errors import ImageReadError
+    from .media import max_pixels
+
+    if not options.upscale:
+        return
+    w, h = src.size
+    ow, oh = max(1, round(w * options.upscale)), max(1, round(h * options.upscale))
+    if ow * oh > max_pixels():
+        raise ImageReadError(
+            f"{src.name}: {w}x{h} at x{options.upscale:g} would be {ow}x{oh} = {ow * oh:,} pixels, over the limit "
+            f"of {max_pixels():,}; use a smaller upscale or raise RESTORATION_MAX_PIXELS"
+        )
 
 
 def restore_file(
