@@ -456,7 +456,8 @@ def build_app() -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    build_app().launch(max_file_size=f"{MAX_UPLOAD_MB}mb")
+    # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
+    build_app().launch(max_file_size=f"{max(MAX_UPLOAD_MB, MAX_VIDEO_MB)}mb")
 
 
 if __name__ == "__main__":
