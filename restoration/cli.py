@@ -127,17 +127,18 @@ def _cmd_image(args: argparse.Namespace) -> int:
     write_image(res.image, out, output_format=opts.output_format, quality=opts.quality,
                 record=res.record())
     m = res.metrics
-    for warning in m["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"output": str(out), **m}, default=str))
-    else:
-        print(
+    _report(out, m, args.json,
             f"{out}: {m['size_in'][0]}x{m['size_in'][1]} -> {m['size_out'][0]}x{m['size_out'][1]}, "
             f"stages {'+'.join(m['stages']) or 'none'}, PSNR {m['psnr']:.2f} dB / SSIM "
-            f"{m['ssim']:.4f} vs {m['compared_with']}, {m['seconds']['total']:.2f} s"
-        )
+            f"{m['ssim']:.4f} vs {m['compared_with']}, {m['seconds']['total']:.2f} s")
     return 0
+
+
+def _report(out: Path, metrics: dict[str, Any], as_json: bool, line: str) -> None:
+    """The result's warnings on stderr, then its metrics as JSON or its one summary ``line``."""
+    for warning in metrics["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps({"output": str(out), **metrics}, default=str) if as_json else line)
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
@@ -158,18 +159,12 @@ def _cmd_video(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     m = res.metrics
-    for warning in m["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"output": str(out), **m}, default=str))
-    else:
-        resumed = f", resumed at frame {res.resumed_frames}" if res.resumed_frames else ""
-        print(
+    resumed = f", resumed at frame {res.resumed_frames}" if res.resumed_frames else ""
+    _report(out, m, args.json,
             f"{out}: {m['frames']} frames {m['size_in'][0]}x{m['size_in'][1]} -> "
             f"{m['size_out'][0]}x{m['size_out'][1]}, {m['fps_processing']:.2f} fps, audio "
             f"{m['audio_copied']} copied / {m['audio_reencoded']} re-encoded{resumed}, "
-            f"{m['seconds_total']:.1f} s"
-        )
+            f"{m['seconds_total']:.1f} s")
     return 0
 
 

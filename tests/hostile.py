@@ -244,6 +244,7 @@ def _clip(path: Path, w: int, h: int, n: int) -> Path:
 
 
 def _audio_only(d: Path) -> Path:
+    """An M4A file with an AAC track and no video stream."""
     path = d / "tone.m4a"
     with av.open(str(path), "w") as c:
         a = c.add_stream("aac", rate=16000)

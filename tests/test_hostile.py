@@ -71,38 +71,49 @@ def _leftovers(out: Path, expected: set[str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ images
-@pytest.mark.parametrize("case", IMAGE_CASES, ids=repr)
-def test_image_library(case, folders):
+def _through_library(case: Case, folders: tuple[Path, Path], run, filename: str) -> None:
+    """``run(src, dst, options)`` on the case: the right result or error, and nothing else left."""
     src_dir, out = folders
-    src, dst = case.build(src_dir), out / "result.png"
+    src, dst = case.build(src_dir), out / filename
     opts = RestoreOptions(**_opts(case))
     if case.error:
         with pytest.raises(RestorationError) as e:
-            restore_file(src, dst, opts)
+            run(src, dst, opts)
         _one_line_error(str(e.value), case.error)
         _leftovers(out, set())
     else:
-        case.check(dst, restore_file(src, dst, opts).metrics)
-        _leftovers(out, {"result.png"})
+        case.check(dst, run(src, dst, opts).metrics)
+        _leftovers(out, {filename})
 
 
-@pytest.mark.parametrize("case", IMAGE_CASES, ids=repr)
-def test_image_command_line(case, folders, capsys):
+def _through_command_line(case: Case, folders: tuple[Path, Path], capsys, command: str, filename: str):
+    """``python -m restoration COMMAND`` on the case; returns (metrics, stderr) when it must work."""
     src_dir, out = folders
-    src, dst = case.build(src_dir), out / "result.png"
-    code = cli_main(["image", str(src), "-o", str(dst), "--json", *_cli_flags(_opts(case))])
+    src, dst = case.build(src_dir), out / filename
+    code = cli_main([command, str(src), "-o", str(dst), "--json", *_cli_flags(_opts(case))])
     captured = capsys.readouterr()
     if case.error:
         assert code == 1
         _one_line_error(captured.err.strip().splitlines()[-1], "^error: " + case.error)
         _leftovers(out, set())
-    else:
-        assert code == 0, captured.err
-        metrics = json.loads(captured.out)
-        case.check(dst, metrics)
-        for w in metrics["warnings"]:
-            assert f"warning: {w}" in captured.err
-        _leftovers(out, {"result.png"})
+        return None, captured.err
+    assert code == 0, captured.err
+    metrics = json.loads(captured.out.strip().splitlines()[-1])
+    case.check(dst, metrics)
+    _leftovers(out, {filename})
+    return metrics, captured.err
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=repr)
+def test_image_library(case, folders):
+    _through_library(case, folders, restore_file, "result.png")
+
+
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=repr)
+def test_image_command_line(case, folders, capsys):
+    metrics, err = _through_command_line(case, folders, capsys, "image", "result.png")
+    for w in (metrics or {}).get("warnings", []):
+        assert f"warning: {w}" in err
 
 
 def _normal_request_works(c: RestorationClient, tmp_path: Path) -> None:
@@ -199,32 +210,14 @@ def png_file(tmp_path, photo) -> Path:
 # ------------------------------------------------------------------------------------------ videos
 @pytest.mark.parametrize("case", VIDEO_CASES, ids=repr)
 def test_video_library(case, folders):
-    src_dir, out = folders
-    src, dst = case.build(src_dir), out / "result.mp4"
-    opts = RestoreOptions(**_opts(case))
-    if case.error:
-        with pytest.raises(RestorationError) as e:
-            restore_video(src, dst, opts)
-        _one_line_error(str(e.value), case.error)
-        _leftovers(out, set())
-    else:
-        case.check(dst, restore_video(src, dst, opts).metrics)
-        _leftovers(out, {"result.mp4"})
+    _through_library(case, folders, restore_video, "result.mp4")
 
 
 @pytest.mark.parametrize("case", VIDEO_CASES, ids=repr)
 def test_video_command_line(case, folders, capsys):
-    src_dir, out = folders
-    src, dst = case.build(src_dir), out / "result.mp4"
-    code = cli_main(["video", str(src), "-o", str(dst), "--json", *_cli_flags(_opts(case))])
-    captured = capsys.readouterr()
-    if case.error:
-        assert code == 1
-        _one_line_error(captured.err.strip().splitlines()[-1], "^error: " + case.error)
-        _leftovers(out, set())
-    else:
-        assert code == 0, captured.err
-        case.check(dst, json.loads(captured.out.strip().splitlines()[-1]))
+    metrics, err = _through_command_line(case, folders, capsys, "video", "result.mp4")
+    for w in (metrics or {}).get("warnings", []):
+        assert f"warning: {w}" in err
 
 
 @pytest.mark.parametrize("case", VIDEO_CASES, ids=repr)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,16 +32,11 @@ from client import ClientError, RestorationClient
 from restoration import RestoreOptions, restore_image
 from restoration.models import LoadedModel
 
+from .conftest import _free_port
 from .test_video import frames_of, make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(preset="none", model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float:

@@ -267,14 +267,9 @@ def test_bad_inputs_and_options(tmp_path):
         restore_video(text, tmp_path / "o.mp4", FAST)
     with pytest.raises(VideoReadError, match="no such file"):
         restore_video(tmp_path / "missing.mp4", tmp_path / "o.mp4", FAST)
-    audio_only = tmp_path / "tone.m4a"
-    with av.open(str(audio_only), "w") as c:
-        a = c.add_stream("aac", rate=16000)
-        a.layout = "mono"
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
-        af.sample_rate, af.pts = 16000, 0
-        for p in [*a.encode(af), *a.encode(None)]:
-            c.mux(p)
+    from .hostile import _audio_only
+
+    audio_only = _audio_only(tmp_path)
     with pytest.raises(VideoReadError, match="no video stream"):
         restore_video(audio_only, tmp_path / "o.mp4", FAST)
     src = make_clip(tmp_path / "ok.mp4", n=2, audio=False)
