@@ -16,6 +16,7 @@ from ../shared/weights where present (x4plus, x4plus-anime, animevideov3), rando
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -57,19 +58,34 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def timed(fn: Callable[[], Any], dev: torch.device, warmup: int, repeats: int) -> tuple[float, Any]:
-    """Median seconds of ``repeats`` calls after ``warmup`` calls; also the last result."""
+def timed(fn: Callable[[], Any], dev: torch.device, warmup: int, repeats: int) -> tuple[float, Any, float]:
+    """Median seconds of ``repeats`` calls after ``warmup`` calls, the last result, and the first
+    call's seconds (the cold start: cuDNN's algorithm search, and compiling with ``--compile``)."""
     out = None
+    first = None
     for _ in range(warmup):
+        t0 = time.perf_counter()
         out = fn()
-    sync(dev)
+        sync(dev)
+        first = first if first is not None else time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = fn()
         sync(dev)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+    return statistics.median(times), out, first if first is not None else times[0]
+
+
+@contextlib.contextmanager
+def plain_cudnn():
+    """cuDNN as a plain script leaves it (no algorithm search), for the reference paths."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def reset_peak(dev: torch.device) -> None:
@@ -154,15 +170,17 @@ def bench_sr(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str, A
                               device=str(dev))
         with torch.inference_mode():
             flops = count_flops(lambda m=ref32, t=x: m(t))
+            with plain_cudnn():
+                t32, out32, _ = timed(lambda m=ref32, t=x: m(t), dev, args.warmup, args.repeats)
+                t16 = None
+                if dev.type == "cuda":
+                    ref16 = _fresh_fp32(loaded, dev).half()
+                    x16 = x.half()
+                    t16, _, _ = timed(lambda m=ref16, t=x16: m(t), dev, args.warmup, args.repeats)
+                    del ref16
+            del ref32
             reset_peak(dev)
-            t32, out32 = timed(lambda m=ref32, t=x: m(t), dev, args.warmup, args.repeats)
-            t16 = None
-            if dev.type == "cuda":
-                ref16 = _fresh_fp32(loaded, dev).half()
-                x16 = x.half()
-                t16, _ = timed(lambda m=ref16, t=x16: m(t), dev, args.warmup, args.repeats)
-            reset_peak(dev)
-            ours, out = timed(lambda t=x, o=opts: restore_tensor(t, o)[0], dev, args.warmup, args.repeats)
+            ours, out, cold = timed(lambda t=x, o=opts: restore_tensor(t, o)[0], dev, args.warmup, args.repeats)
         q = psnr(out, out32)
         rows.append(_row(
             "sr", model=mid, weights=kinds.get(mid, "?"), input=f"{w}x{h}", output=f"{out.shape[-1]}x{out.shape[-2]}",
@@ -170,7 +188,8 @@ def bench_sr(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str, A
             peak_gb=peak_gb(dev), ref_fp32_ms=round(t32 * 1000, 1),
             ref_fp16_ms=round(t16 * 1000, 1) if t16 else None,
             speedup_fp32=round(t32 / ours, 2), speedup_fp16=round(t16 / ours, 2) if t16 else None,
-            precision=str(loaded.dtype).replace("torch.", ""),
+            precision=str(loaded.dtype).replace("torch.", ""), compiled=args.compile,
+            first_call_s=round(cold, 2),
             psnr_vs_fp32=round(q, 2) if math.isfinite(q) else "identical", psnr_ok=q > PSNR_FLOOR,
         ))
         _print(rows[-1])
@@ -191,9 +210,9 @@ def bench_denoise(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[s
     noisy = noisy.clamp(0, 1)
     rows = []
     for strength in (10, 15):
-        t_cv, out_cv = timed(lambda s=strength: denoise(noisy, s, method="opencv"), dev, 1, args.repeats)
+        t_cv, out_cv, _ = timed(lambda s=strength: denoise(noisy, s, method="opencv"), dev, 1, args.repeats)
         reset_peak(dev)
-        t_t, out_t = timed(lambda s=strength: denoise(noisy, s, method="torch"), dev, 1, args.repeats)
+        t_t, out_t, _ = timed(lambda s=strength: denoise(noisy, s, method="torch"), dev, 1, args.repeats)
         rows.append(_row(
             "denoise", model=f"nlm h={strength}", input=f"{w}x{h}", ms=round(t_t * 1000, 1),
             per_s=round(1 / t_t, 2), peak_gb=peak_gb(dev), opencv_cpu_ms=round(t_cv * 1000, 1),
@@ -216,9 +235,10 @@ def bench_colorize(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[
     gray = x[:1]
     with torch.inference_mode():
         flops = count_flops(lambda: one(gray)) * batch
-        t_ref, _ = timed(lambda: [one(x[i: i + 1]) for i in range(batch)], dev, 1, args.repeats)
+        with plain_cudnn():
+            t_ref, _, _ = timed(lambda: [one(x[i: i + 1]) for i in range(batch)], dev, 1, args.repeats)
         reset_peak(dev)
-        t, _ = timed(lambda: restore_tensor(x, opts, monochrome=True)[0], dev, 1, args.repeats)
+        t, _, _ = timed(lambda: restore_tensor(x, opts, monochrome=True)[0], dev, 1, args.repeats)
     row = _row("colorize", model=mid, weights=kinds.get(mid, "?"), input=f"{batch}x{size}x{size}",
                ms=round(t * 1000, 1), per_s=round(batch / t, 1), tflops=round(flops / t / 1e12, 2),
                peak_gb=peak_gb(dev), ref_fp32_ms=round(t_ref * 1000, 1), speedup_fp32=round(t_ref / t, 2),
@@ -235,10 +255,11 @@ def bench_pipeline(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[
     opts = RestoreOptions(denoise=10, upscale=4, model=sr, colorize="on", color_model=cm, sharpen=1.0,
                           device=str(dev))
     reset_peak(dev)
-    t, (out, _, report) = timed(lambda: restore_tensor(x, opts), dev, 1, args.repeats)
+    t, (out, _, report), cold = timed(lambda: restore_tensor(x, opts), dev, 1, args.repeats)
     row = _row("pipeline", model=f"denoise+{sr}+{cm}+sharpen", input=f"{size}x{size}",
                output=f"{out.shape[-1]}x{out.shape[-2]}", ms=round(t * 1000, 1), per_s=round(1 / t, 2),
-               peak_gb=peak_gb(dev), stages_ms={k: round(v * 1000, 1) for k, v in report.seconds.items()})
+               peak_gb=peak_gb(dev), first_call_s=round(cold, 2),
+               stages_ms={k: round(v * 1000, 1) for k, v in report.seconds.items()})
     _print(row)
     return [row]
 
@@ -306,7 +327,8 @@ def _print(row: dict[str, Any]) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of the rows (the README's performance table is made from it)."""
     cols = ["workload", "model", "input", "ms", "per_s", "tflops", "peak_gb", "ref_fp32_ms", "ref_fp16_ms",
-            "speedup_fp32", "speedup_fp16", "psnr_vs_fp32", "opencv_cpu_ms", "psnr_torch", "psnr_opencv"]
+            "speedup_fp32", "speedup_fp16", "psnr_vs_fp32", "first_call_s", "opencv_cpu_ms", "psnr_torch",
+            "psnr_opencv"]
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -322,6 +344,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--models", default="", help="comma-separated model ids: only these super-resolution rows")
     ap.add_argument("--warmup", type=int, default=None, help="calls before timing (default 3 on CUDA, 1 on CPU)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls (default 10 on CUDA, 1 on CPU)")
+    ap.add_argument("--compile", action="store_true",
+                    help="run the library path with RESTORATION_COMPILE=1 (torch.compile; first_call_s "
+                         "then includes compiling, or reading the compile cache)")
     ap.add_argument("--json", type=Path, help="write the rows and the machine description here")
     args = ap.parse_args(argv)
     dev = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
@@ -335,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_flush_denormal(True)  # random RRDB weights make subnormals, which x86 CPUs crawl through
     folder = Path(tempfile.mkdtemp(prefix="restoration-bench-"))
     os.environ["RESTORATION_MODELS_DIR"] = str(folder)
+    os.environ["RESTORATION_COMPILE"] = "1" if args.compile else "0"
     needed = {m for m, _, _ in _sr_rows(args)} if "sr" in only else set()
     if "pipeline" in only:
         needed |= {"realesr-general-x4v3", "ddcolor-tiny"} if args.quick else {"realesrgan-x4plus", "ddcolor"}
@@ -352,7 +378,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows.extend(bench[name](args, dev, kinds))
     meta = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({_cpu_name()})",
             "threads": torch.get_num_threads(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-            "quick": args.quick, "warmup": args.warmup, "repeats": args.repeats,
+            "quick": args.quick, "compile": args.compile, "warmup": args.warmup, "repeats": args.repeats,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     print()
     print(table(rows))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
+from .accel import CompiledNet, compile_requested, configure_cuda
 from .catalog import ModelSpec, get_spec
 from .errors import ModelLoadError, OptionError
 from .weights import ResolvedWeights, resolve
@@ -30,8 +33,8 @@ _ALLOWED_SUFFIXES = {".pth", ".ckpt", ".safetensors"}
 _extra_lock = threading.Lock()
 _extra_installed = False
 _cache_lock = threading.Lock()
-_cache: dict[tuple[str, str, str, str], LoadedModel] = {}
-_key_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+_cache: dict[tuple[str, str, str, str, bool], LoadedModel] = {}
+_key_locks: dict[tuple[str, str, str, str, bool], threading.Lock] = {}
 
 
 @dataclass
@@ -49,23 +52,40 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     weights: ResolvedWeights
+    net: Callable[[torch.Tensor], torch.Tensor] | None = None  # what runs: the module, or it compiled
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def scale(self) -> int:
         return int(self.descriptor.scale)
 
+    @property
+    def compiled(self) -> bool:
+        return isinstance(self.net, CompiledNet) and not self.net.failed
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(device=self.device, dtype=self.dtype)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
+        net = self.net or self.descriptor.model
         guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
         with guard, torch.inference_mode():
             if self.spec.task == "colorization":
-                out = self.descriptor.model(x)
-            else:
-                out = self.descriptor(x)
-        return out.float()
+                return net(x).float()
+            return self._upscale(net, x).float()
+
+    def _upscale(self, net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``net`` on ``x`` padded to the sizes the architecture needs, cropped back, clamped to [0, 1]."""
+        h, w = x.shape[-2:]
+        pad_w, pad_h = self.descriptor.size_requirements.get_padding(w, h)
+        if pad_w or pad_h:  # reflect as far as it reaches, then repeat the edge
+            rw, rh = min(pad_w, w - 1), min(pad_h, h - 1)
+            x = F.pad(x, (0, rw, 0, rh), mode="reflect")
+            x = F.pad(x, (0, pad_w - rw, 0, pad_h - rh), mode="replicate")
+        out = net(x)
+        if pad_w or pad_h:
+            out = out[..., : h * self.scale, : w * self.scale]
+        return out.clamp_(0, 1)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -142,13 +162,22 @@ def load_descriptor(path: Path, spec: ModelSpec) -> Any:
     return desc
 
 
-def load_model(model_id: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
-    """The model ``model_id`` on ``device`` in the precision chosen by ``resolve_dtype``; cached."""
+def load_model(
+    model_id: str, device: str = "auto", precision: str = "auto", *, compile: bool | None = None
+) -> LoadedModel:
+    """The model ``model_id`` on ``device`` in the precision chosen by ``resolve_dtype``; cached.
+
+    ``compile`` (default: ``RESTORATION_COMPILE``) runs super-resolution networks through
+    ``torch.compile``; see ``restoration.accel``. The colorizer always runs eagerly.
+    """
     spec = get_spec(model_id)
     dev = resolve_device(device)
     dtype = resolve_dtype(spec, dev, precision)
     weights = resolve(spec.id)
-    key = (spec.id, str(dev), str(dtype), str(weights.path))
+    if compile is None:
+        compile = compile_requested()
+    compile = compile and spec.task == "super-resolution"
+    key = (spec.id, str(dev), str(dtype), str(weights.path), compile)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
@@ -168,8 +197,11 @@ def load_model(model_id: str, device: str = "auto", precision: str = "auto") -> 
             desc.float()
         desc.eval()
         if dev.type == "cuda":
+            configure_cuda()
             desc.model.to(memory_format=torch.channels_last)
         loaded = LoadedModel(spec, desc, dev, dtype, weights)
+        if compile:
+            loaded.net = CompiledNet(desc.model, spec.id)
         log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
         with _cache_lock:
             _cache[key] = loaded

@@ -56,7 +56,7 @@ class RestoreOptions:
     device: str = "auto"
     precision: Precision = "auto"
     tile: int = 0
-    tile_overlap: int = 32
+    tile_overlap: int = 64
     output_format: str | None = None
     quality: int = 95
 

@@ -22,7 +22,7 @@ from . import __version__, metrics, stages
 from .media import ImageData, ImageInput, read_image, write_image
 from .models import load_model, resolve_device
 from .options import RestoreOptions
-from .tiling import auto_tile
+from .tiling import plan_tiles
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,17 @@ def restore_tensor(
         step = bar.stage("superres")
         stop = timed("superres")
         model = load_model(options.model, options.device, options.precision)
-        tile = options.tile or auto_tile(
-            model.spec.architecture, device, model.spec.tile, torch.finfo(model.dtype).bits // 8
+        grow = model.scale ** (stages.plan_passes(model.scale, options.upscale) - 1)  # last pass's input
+        tile, pieces = plan_tiles(
+            model.spec.architecture, model.scale, device, (x.shape[-2] * grow, x.shape[-1] * grow),
+            default=model.spec.tile, dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=options.tile,
         )
         report.tile = tile
         report.models["superres"] = model.spec.id
         src = x * alpha if alpha is not None else x
         out = stages.superres(
             src, model, model.scale, options.upscale,
-            tile=tile, overlap=options.tile_overlap, progress=step,
+            tile=tile, overlap=options.tile_overlap, batch=pieces, progress=step,
         )
         if alpha is not None:
             alpha = stages.resize(alpha, tuple(out.shape[-2:])).clamp_(0, 1)

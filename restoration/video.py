@@ -37,6 +37,7 @@ from . import __version__, metrics
 from .color import lab_to_rgb, rgb_to_lab
 from .errors import OptionError, RestorationError
 from .media import max_pixels
+from .models import resolve_device
 from .options import RestoreOptions
 from .pipeline import restore_tensor
 
@@ -573,6 +574,7 @@ def restore_video(
     if src.resolve() == dst.resolve():
         raise OptionError(f"{dst.name}: the output would overwrite the input; choose another name")
     info = probe(src)
+    device = resolve_device(options.device)
     scale = options.upscale if options.does_superres else 1
     out_w, out_h = round(info.width * scale), round(info.height * scale)
     limit = max_pixels()
@@ -652,7 +654,9 @@ def restore_video(
                 raise VideoWriteError(f"{dst.name}: encoding failed ({enc_errors[0]})") from enc_errors[0]
             if not batch:
                 break
-            x = torch.from_numpy(np.stack([b[2] for b in batch])).permute(0, 3, 1, 2).float().div_(255)
+            # Frames travel to the device as 8-bit (a quarter of the bytes) and become float there.
+            x = torch.from_numpy(np.stack([b[2] for b in batch])).to(device)
+            x = x.permute(0, 3, 1, 2).float().div_(255)
             if monochrome is None:
                 from .stages import is_monochrome
 
