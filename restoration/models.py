@@ -42,7 +42,8 @@ class LoadedModel:
     """A network ready to run.
 
     Call contract: ``model(x)`` takes ``(N, C, H, W)`` float in [0, 1] on ``device`` (any float dtype;
-    it is cast to ``dtype``) and returns float32 on ``device``. Super-resolution models return
+    it is cast to ``dtype``) and returns float32 on ``device``. An fp16 network whose output holds inf
+    or NaN is run again in bf16 (fp32 where the GPU has no bf16), and stays there. Super-resolution models return
     ``(N, C, H*scale, W*scale)`` clamped to [0, 1]; DDColor returns the ``(N, 2, h, w)`` ab channels
     for its ``(N, 3, input_size, input_size)`` gray input (see ``stages.colorize``).
     """
@@ -54,6 +55,8 @@ class LoadedModel:
     weights: ResolvedWeights
     net: Callable[[torch.Tensor], torch.Tensor] | None = None  # what runs: the module, or it compiled
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _switch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fallback: tuple[Any, torch.dtype] | None = field(default=None, repr=False)
 
     @property
     def scale(self) -> int:
@@ -61,21 +64,28 @@ class LoadedModel:
 
     @property
     def compiled(self) -> bool:
-        return isinstance(self.net, CompiledNet) and not self.net.failed
+        return self._fallback is None and isinstance(self.net, CompiledNet) and not self.net.failed
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(device=self.device, dtype=self.dtype)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        net = self.net or self.descriptor.model
         guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
         with guard, torch.inference_mode():
-            if self.spec.task == "colorization":
-                return net(x).float()
-            return self._upscale(net, x).float()
+            runner = self._fallback or (self.net or self.descriptor.model, self.dtype)
+            out = self._run(runner, x)
+            if runner[1] == torch.float16 and not bool(torch.isfinite(out).all()):
+                out = self._run(self._leave_fp16(), x)
+            if self.spec.task != "colorization":
+                out = out.clamp_(0, 1)
+            return out.float()
 
-    def _upscale(self, net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """``net`` on ``x`` padded to the sizes the architecture needs, cropped back, clamped to [0, 1]."""
+    def _run(self, runner: tuple[Callable[[torch.Tensor], torch.Tensor], torch.dtype], x: torch.Tensor
+             ) -> torch.Tensor:
+        net, dtype = runner
+        x = x.to(device=self.device, dtype=dtype)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.spec.task == "colorization":
+            return net(x)
+        # Super-resolution: pad to the sizes the architecture needs, then crop the result back.
         h, w = x.shape[-2:]
         pad_w, pad_h = self.descriptor.size_requirements.get_padding(w, h)
         if pad_w or pad_h:  # reflect as far as it reaches, then repeat the edge
@@ -85,7 +95,25 @@ class LoadedModel:
         out = net(x)
         if pad_w or pad_h:
             out = out[..., : h * self.scale, : w * self.scale]
-        return out.clamp_(0, 1)
+        return out
+
+    def _leave_fp16(self) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.dtype]:
+        """After an fp16 overflow (inf/NaN out, a black or blotched picture): a bf16 copy of the network
+        where the GPU has bf16, else fp32, used for this and every later call."""
+        with self._switch_lock:
+            if self._fallback is None:
+                bf16 = (self.device.type == "cuda" and self.spec.supports_bf16
+                        and torch.cuda.is_bf16_supported())
+                dtype = torch.bfloat16 if bf16 else torch.float32
+                # From the file again: the fp16 copy in memory has lost the weights' low bits.
+                net = load_descriptor(self.weights.path, self.spec).model.to(self.device, dtype).eval()
+                if self.device.type == "cuda":
+                    net.to(memory_format=torch.channels_last)
+                self._fallback = (net, dtype)
+                self.dtype = dtype
+                log.warning("%s overflowed in fp16 (inf or NaN in its output); running it in %s from now on",
+                            self.spec.id, str(dtype).replace("torch.", ""))
+            return self._fallback
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -148,3 +148,38 @@ def test_inductor_compiles_a_real_network_on_the_cpu(monkeypatch, tmp_path):
         assert any((tmp_path / "inductor").rglob("*")), "nothing was written to the compile cache"
     finally:
         torch._dynamo.reset()
+
+
+def _overflowing_fp16_copy(model):
+    """The same function as ``model`` (a Compact network), with activations 1e5 times larger after the
+    first convolution and scaled back by the second: exact in fp32, inf in fp16 (max 65504)."""
+    import copy
+
+    from restoration.models import LoadedModel
+
+    desc = copy.deepcopy(model.descriptor)
+    body = desc.model.body
+    with torch.no_grad():
+        body[0].weight.mul_(1e5)
+        body[0].bias.mul_(1e5)
+        body[2].weight.mul_(1e-5)  # PReLU between them is positively homogeneous
+    desc.model.half()
+    return LoadedModel(model.spec, desc, model.device, torch.float16, model.weights)
+
+
+def test_fp16_overflow_is_run_again_in_a_wider_type_and_stays_there(caplog):
+    plain = load_model("realesr-general-x4v3", "cpu")
+    x = torch.rand(2, 3, 16, 20)
+    expected = plain(x)
+    m = _overflowing_fp16_copy(plain)
+    with torch.inference_mode():  # the fault is real: fp16 alone gives inf/NaN
+        raw = m.descriptor.model(x.half())
+    assert not torch.isfinite(raw).all()
+    with caplog.at_level(logging.WARNING, logger="restoration.models"):
+        out = m(x)
+        again = m(x)
+    assert torch.isfinite(out).all() and out.dtype == torch.float32
+    assert torch.allclose(out, expected, atol=1e-3) and torch.equal(out, again)
+    assert m.dtype == torch.float32  # no bf16 off CUDA: fp32
+    assert caplog.text.count("overflowed in fp16") == 1
+    assert "realesr-general-x4v3 overflowed in fp16 (inf or NaN in its output); running it in float32" in caplog.text
