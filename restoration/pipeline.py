@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
-_COLOR_BATCH = 8  # frames per pass through the colorization network
+_COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
 # Share of the progress bar each stage gets when it runs.
 _WEIGHTS = {"denoise": 1.0, "superres": 6.0, "colorize": 2.0, "sharpen": 0.3}
@@ -168,8 +168,9 @@ def restore_tensor(
         stop = timed("colorize")
         cmodel = load_model(options.color_model, options.device, options.precision)
         report.models["colorize"] = cmodel.spec.id
-        x = torch.cat([stages.colorize(x[i : i + _COLOR_BATCH], cmodel, cmodel.spec.input_size or 512)
-                       for i in range(0, x.shape[0], _COLOR_BATCH)])
+        per_call = _COLOR_BATCH if device.type == "cuda" else 1  # a CPU gains nothing from batches
+        x = torch.cat([stages.colorize(x[i : i + per_call], cmodel, cmodel.spec.input_size or 512)
+                       for i in range(0, x.shape[0], per_call)])
         report.colorized = True
         stop()
         step(1, 1)
