@@ -42,10 +42,11 @@ class LoadedModel:
     """A network ready to run.
 
     Call contract: ``model(x)`` takes ``(N, C, H, W)`` float in [0, 1] on ``device`` (any float dtype;
-    it is cast to ``dtype``) and returns float32 on ``device``. An fp16 network whose output holds inf
-    or NaN is run again in bf16 (fp32 where the GPU has no bf16), and stays there. Super-resolution models return
+    it is cast to ``dtype``) and returns float32 on ``device``. Super-resolution models return
     ``(N, C, H*scale, W*scale)`` clamped to [0, 1]; DDColor returns the ``(N, 2, h, w)`` ab channels
-    for its ``(N, 3, input_size, input_size)`` gray input (see ``stages.colorize``).
+    for its ``(N, 3, input_size, input_size)`` gray input (see ``stages.colorize``). An fp16 network
+    whose output holds inf or NaN is run again in bf16 (fp32 where the GPU has no bf16), and stays so.
+    ``net`` is what runs (the module, or it compiled; ``None``: the descriptor's module).
     """
 
     spec: ModelSpec
@@ -53,7 +54,7 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     weights: ResolvedWeights
-    net: Callable[[torch.Tensor], torch.Tensor] | None = None  # what runs: the module, or it compiled
+    net: Callable[[torch.Tensor], torch.Tensor] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _switch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fallback: tuple[Any, torch.dtype] | None = field(default=None, repr=False)
