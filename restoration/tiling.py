@@ -24,10 +24,11 @@ from .errors import OutOfMemoryError
 log = logging.getLogger(__name__)
 
 MIN_TILE = 32
-# Peak activation bytes per input pixel at fp32, measured on the CPU with the full-size networks
-# (x4plus 14.9 kB, x2plus 5.7 kB, general-x4v3 1.8 kB, animevideov3 1.5 kB); half of it at fp16 or
-# bf16, and 30 % more for the CUDA allocator's rounding and cuDNN's workspaces.
-_BYTES_PER_PIXEL = {("ESRGAN", 4): 15000, ("ESRGAN", 2): 6000, ("ESRGAN", 1): 3000, ("Compact", 0): 1800}
+# Peak activation bytes per input pixel at fp32, measured on the CPU with the full-size networks by
+# `python benchmarks/activation_memory.py` (two runs: x4plus 14.9-16.5 kB, x4plus-anime 14.2 kB,
+# x2plus 5.0-5.7 kB, general-x4v3 1.8-2.0 kB, animevideov3 1.5-1.8 kB); half of it at fp16 or bf16,
+# and 30 % more for the CUDA allocator's rounding and cuDNN's workspaces.
+_BYTES_PER_PIXEL = {("ESRGAN", 4): 16000, ("ESRGAN", 2): 6000, ("ESRGAN", 1): 3000, ("Compact", 0): 2000}
 _ALLOCATOR_MARGIN = 1.3
 _MAX_AUTO_TILE = 2048
 _MAX_BATCH = 16

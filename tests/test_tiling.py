@@ -45,7 +45,7 @@ def test_plan_tiles_on_a_gpu_follows_the_memory_budget(monkeypatch):
     gib = 2**30
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (70 * gib, 80 * gib))
-    # x4plus fp16 under the default 6 GiB: ~9.75 kB per pixel -> an 808 px tile, one per call.
+    # x4plus fp16 under the default 6 GiB: ~10.4 kB per pixel -> a 784 px tile, one per call.
     per_px = tiling.bytes_per_pixel("ESRGAN", 4, 2)
     tile, batch = plan_tiles("ESRGAN", 4, cuda, (3000, 4000), default=512)
     assert tile * tile * per_px <= 6 * gib < (tile + 8) ** 2 * per_px and batch == 1
