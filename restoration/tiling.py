@@ -43,7 +43,7 @@ def _layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
 
     The fewest tiles of at most ``tile`` pixels whose neighbours overlap by at least ``overlap``, each
     only as large as that needs (rounded up to a multiple of 8), spread evenly. A 600 px side with
-    512 px tiles gets two 320 px tiles, not two 512 px ones that redo 70 % of the picture.
+    512 px tiles and a 64 px overlap gets two 336 px tiles, not two 512 px ones that redo 70 % of it.
     """
     if length <= tile:
         return length, [0]
