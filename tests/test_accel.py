@@ -41,13 +41,15 @@ def dynamo_eager(monkeypatch, tmp_path):
     torch._dynamo.reset()
 
 
-def test_compile_is_off_unless_asked(monkeypatch):
+def test_compile_is_off_unless_asked(monkeypatch, dynamo_eager):
     monkeypatch.delenv("RESTORATION_COMPILE", raising=False)
     assert not load_model("realesr-general-x4v3", "cpu").compiled
     monkeypatch.setenv("RESTORATION_COMPILE", "1")
     assert accel.compile_requested()
+    assert load_model("realesr-general-x4v3", "cpu").compiled  # the environment reaches load_model
     monkeypatch.setenv("RESTORATION_COMPILE", "no")
     assert not accel.compile_requested()
+    assert not load_model("realesr-general-x4v3", "cpu").compiled
 
 
 def test_compiled_network_gives_the_eager_result_for_every_shape(dynamo_eager):
