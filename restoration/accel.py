@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from .weights import cache_home
+
 log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
-_cuda_lock = threading.Lock()
 
 
 def configure_cuda() -> None:
     """Apply the CUDA-wide settings (cuDNN autotuning unless ``RESTORATION_CUDNN_BENCHMARK=0``)."""
-    with _cuda_lock:
-        flag = os.environ.get("RESTORATION_CUDNN_BENCHMARK", "1").strip().lower()
-        torch.backends.cudnn.benchmark = flag not in {"0", "false", "no", "off"}
+    flag = os.environ.get("RESTORATION_CUDNN_BENCHMARK", "1").strip().lower()
+    torch.backends.cudnn.benchmark = flag not in {"0", "false", "no", "off"}
 
 
 def compile_requested() -> bool:
@@ -46,8 +45,7 @@ def compile_cache_dir() -> Path:
     value = os.environ.get("RESTORATION_COMPILE_CACHE", "").strip()
     if value:
         return Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "restoration" / "torch-compile"
+    return cache_home() / "restoration" / "torch-compile"
 
 
 class CompiledNet:

@@ -73,15 +73,20 @@ def test_the_colorizer_is_never_compiled(dynamo_eager):
     assert dynamo_eager == []
 
 
-def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch, caplog):
-    def broken(module, **kw):
+def _compiled_raising(monkeypatch, error: BaseException):
+    """A compiled model whose compiled code raises ``error`` at every call."""
+    def compile_(module, **kw):
         def run(x):
-            raise RuntimeError("InductorError: no working C++ compiler")
+            raise error
         return run
 
-    monkeypatch.setattr(accel.torch, "compile", broken)
+    monkeypatch.setattr(accel.torch, "compile", compile_)
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/nonexistent-not-used")
-    fast = load_model("realesr-general-x4v3", "cpu", compile=True)
+    return load_model("realesr-general-x4v3", "cpu", compile=True)
+
+
+def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch, caplog):
+    fast = _compiled_raising(monkeypatch, RuntimeError("InductorError: no working C++ compiler"))
     x = torch.rand(1, 3, 16, 16)
     with caplog.at_level(logging.WARNING, logger="restoration.accel"):
         out = fast(x)
@@ -94,14 +99,7 @@ def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch, caplo
 
 
 def test_out_of_memory_inside_a_compiled_network_reaches_the_tiler(monkeypatch):
-    def oom(module, **kw):
-        def run(x):
-            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-        return run
-
-    monkeypatch.setattr(accel.torch, "compile", oom)
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/nonexistent-not-used")
-    fast = load_model("realesr-general-x4v3", "cpu", compile=True)
+    fast = _compiled_raising(monkeypatch, torch.OutOfMemoryError("CUDA out of memory (injected)"))
     with pytest.raises(torch.OutOfMemoryError):
         fast(torch.rand(1, 3, 16, 16))
     assert fast.compiled  # not mistaken for a compile failure
