@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
-import tempfile
+import sys
 import threading
 import time
 import uuid
@@ -23,27 +22,43 @@ import gradio as gr
 import numpy as np
 
 import restoration
-from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, api_name
-from restoration import OptionError, RestorationError, RestoreOptions
-from restoration.batch import unpack_images
+from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, api_name, field
+from restoration import OptionError, RestorationError, RestoreOptions, config
+from restoration.batch import restore_folder, unpack_images
 from restoration.catalog import list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
-from restoration.options import PRESETS
-from restoration.video import CODECS, VideoOptions, default_suffix, discard_parts, restore_video
+from restoration.options import NO_PRESET, PRESETS, build_options, build_video_options
+from restoration.video import discard_parts, restore_video
 
 log = logging.getLogger("restoration.app")
 
-# --- settings (environment, read once at start) ---------------------------------------------------
-CONCURRENCY = int(os.environ.get("RESTORATION_CONCURRENCY", "1"))
-QUEUE_SIZE = int(os.environ.get("RESTORATION_QUEUE_SIZE", "32"))
-MAX_UPLOAD_MB = int(os.environ.get("RESTORATION_MAX_UPLOAD_MB", "50"))
-MAX_VIDEO_MB = int(os.environ.get("RESTORATION_MAX_VIDEO_MB", "500"))
-MAX_BATCH_FILES = int(os.environ.get("RESTORATION_MAX_BATCH_FILES", "200"))
-OUTPUT_TTL_S = int(os.environ.get("RESTORATION_OUTPUT_TTL", "3600"))
 PREVIEW_MAX_SIDE = 2048
-OUTPUT_ROOT = Path(os.environ.get("RESTORATION_OUTPUT_DIR") or tempfile.mkdtemp(prefix="restoration-app-"))
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+class Settings:
+    """The app's environment settings (``restoration.config``), read when the app is built."""
+
+    def __init__(self) -> None:
+        config.check_all()
+        self.concurrency = config.get("RESTORATION_CONCURRENCY")
+        self.queue_size = config.get("RESTORATION_QUEUE_SIZE")
+        self.max_upload_mb = config.get("RESTORATION_MAX_UPLOAD_MB")
+        self.max_video_mb = config.get("RESTORATION_MAX_VIDEO_MB")
+        self.max_batch_files = config.get("RESTORATION_MAX_BATCH_FILES")
+        self.output_ttl_s = config.get("RESTORATION_OUTPUT_TTL")
+        self.output_root = config.output_root()
+
+
+SETTINGS: Settings | None = None  # set by build_app
+
+
+def settings() -> Settings:
+    global SETTINGS
+    if SETTINGS is None:
+        SETTINGS = Settings()
+    return SETTINGS
 
 try:  # ZeroGPU on Hugging Face Spaces: GPU work runs inside a spaces.GPU function.
     import spaces  # type: ignore[import-not-found]
@@ -102,40 +117,46 @@ Radio = _naming_errors(gr.Radio, "radio")
 
 
 class Slider(_naming_errors(gr.Slider, "slider")):
-    """A slider that also refuses what is not a number (NaN, text, lists) with a message naming it."""
+    """A slider that takes ``None`` as "not given" (its value in the API's schema is then None, so a
+    caller who leaves it out keeps the preset's value) and refuses what is not a number (NaN, text,
+    lists) with a message naming it."""
 
-    def preprocess(self, payload: Any) -> float:
+    def preprocess(self, payload: Any) -> float | None:
+        if payload is None:
+            return None
         if isinstance(payload, bool) or not isinstance(payload, (int, float)) or math.isnan(payload):
             raise gr.Error(f"{self.label}: expected a number from {self.minimum:g} to {self.maximum:g}, "
                            f"got {str(payload)[:40]!r}")
         return super().preprocess(payload)
 
+    def postprocess(self, value: float | None) -> float | None:
+        return None if value is None else super().postprocess(value)
+
 
 # --- helpers -----------------------------------------------------------------------------------
 def _job_dir() -> Path:
     """A fresh folder for one request's outputs; folders older than the TTL are removed."""
-    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    root, ttl = settings().output_root, settings().output_ttl_s
+    root.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    for old in OUTPUT_ROOT.iterdir():
+    for old in root.iterdir():
         try:
-            if now - old.stat().st_mtime > OUTPUT_TTL_S:
+            if now - old.stat().st_mtime > ttl:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-    d = OUTPUT_ROOT / uuid.uuid4().hex
+    d = root / uuid.uuid4().hex
     d.mkdir()
     return d
 
 
-def build_options(preset: str | None, upscale: Any, model: Any, denoise: Any, colorize: Any,
-                  color_model: Any, sharpen: Any, output_format: Any) -> RestoreOptions:
-    """The widgets' values as validated options (the explicit values win over the preset)."""
-    given = dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize,
-                 color_model=color_model, sharpen=sharpen, output_format=output_format or "png")
-    given = {k: v for k, v in given.items() if v is not None}
-    if preset and preset != "none":
-        return RestoreOptions.from_preset(preset, **given)
-    return RestoreOptions(**given)
+def _options(preset: str | None, upscale: Any, model: Any, denoise: Any, colorize: Any, color_model: Any,
+             sharpen: Any, output_format: Any) -> RestoreOptions:
+    """The library's ``build_options``: the preset, then the values given (None = not given); files
+    the app writes are PNG unless a format is given."""
+    opts = build_options(preset, upscale=upscale, model=model, denoise=denoise, colorize=colorize,
+                         color_model=color_model, sharpen=sharpen, output_format=output_format)
+    return opts if opts.output_format else opts.with_(output_format="png")
 
 
 def _check_upload(path: str | None, what: str = "image", limit_mb: int | None = None) -> Path:
@@ -144,7 +165,7 @@ def _check_upload(path: str | None, what: str = "image", limit_mb: int | None = 
     p = Path(path)
     if not p.is_file():
         raise gr.Error(f"The uploaded {what} could not be found on the server; upload it again.")
-    limit_mb = limit_mb or MAX_UPLOAD_MB
+    limit_mb = limit_mb or settings().max_upload_mb
     if p.stat().st_size > limit_mb << 20:
         raise gr.Error(f"{p.name} is larger than the {limit_mb} MB upload limit.")
     return p
@@ -170,16 +191,18 @@ def _progress(progress: gr.Progress):
 
 
 # --- endpoints ---------------------------------------------------------------------------------
+# Every option argument defaults to None ("not given"): the API's schema then shows None, and a caller
+# who leaves an option out keeps the preset's value.
 @gpu
-def restore_image_endpoint(image: str | None, preset: str, upscale: float, model: str, denoise: float,
-                           colorize: str, color_model: str, sharpen: float, output_format: str,
-                           progress: gr.Progress = gr.Progress()):
+def restore_image_endpoint(image: str | None, preset: str | None = None, upscale: float | None = None,
+                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
+                           color_model: str | None = None, sharpen: float | None = None,
+                           output_format: str | None = None, progress: gr.Progress = gr.Progress()):
     """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
     src = _check_upload(image)
     job = None
     try:
-        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
-                             output_format)
+        opts = _options(preset, upscale, model, denoise, colorize, color_model, sharpen, output_format)
         data = read_image(src, name=src.name)
         result = restoration.restore_image(data, opts, progress=_progress(progress))
         job = _job_dir()
@@ -199,62 +222,82 @@ def restore_image_endpoint(image: str | None, preset: str, upscale: float, model
 
 
 @gpu
-def restore_batch_endpoint(files: list[str] | None, preset: str, upscale: float, model: str,
-                           denoise: float, colorize: str, color_model: str, sharpen: float,
-                           output_format: str, progress: gr.Progress = gr.Progress()):
-    """Restore many images and/or zips. Returns (gallery previews, one zip, per-file report)."""
+def restore_batch_endpoint(files: list[str] | None, preset: str | None = None, upscale: float | None = None,
+                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
+                           color_model: str | None = None, sharpen: float | None = None,
+                           output_format: str | None = None, progress: gr.Progress = gr.Progress()):
+    """Restore many images and/or zips with the library's ``restore_folder``. Returns (gallery
+    previews, one zip, per-file report)."""
     if not files:
         raise gr.Error("No files given: upload images or a zip first.")
     try:
-        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
-                             output_format)
+        opts = _options(preset, upscale, model, denoise, colorize, color_model, sharpen, output_format)
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
     uploads = [_check_upload(f, "file") for f in files]
     job = _job_dir()
     try:
         return _run_batch(uploads, opts, job, progress)
-    except BaseException:  # refused as a whole: nothing of this request stays on the server
+    except BaseException as e:  # refused as a whole: nothing of this request stays on the server
         shutil.rmtree(job, ignore_errors=True)
+        if isinstance(e, Exception) and not isinstance(e, gr.Error):
+            raise _user_error(e) from e
         raise
+
+
+def _gather_uploads(uploads: list[Path], inputs_dir: Path, report: dict[str, Any]) -> int:
+    """Put the uploaded images (and the images of uploaded zips, in a folder named after the zip)
+    into ``inputs_dir``; what is not taken goes to the report. Returns the number of images."""
+    count = 0
+    for p in uploads:
+        suffix = p.suffix.lower()
+        if suffix == ".zip":
+            target = _free_name(inputs_dir / p.stem)
+            try:
+                got, skipped = unpack_images(p, target)
+            except RestorationError as e:
+                report["failed"].append({"file": p.name, "error": str(e)})
+                continue
+            report["skipped"].extend(skipped)
+            count += len(got)
+        elif suffix in INPUT_EXTENSIONS:
+            shutil.copyfile(p, _free_name(inputs_dir / p.name))
+            count += 1
+        else:
+            report["skipped"].append(f"{p.name}: skipped (not an image or zip)")
+    return count
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``name (2).ext``... when two uploads share a name."""
+    n, candidate = 2, path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate
 
 
 def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: gr.Progress):
     inputs_dir, out_dir = job / "in", job / "restored"
     inputs_dir.mkdir()
-    out_dir.mkdir()
     report: dict[str, Any] = {"restored": [], "failed": [], "skipped": []}
-    todo: list[tuple[Path, Path]] = []  # (source, path relative to out_dir)
-    for p in uploads:
-        if p.suffix.lower() == ".zip":
-            try:
-                got, skipped = unpack_images(p, inputs_dir / p.stem)
-            except RestorationError as e:
-                report["failed"].append({"file": p.name, "error": str(e)})
-                continue
-            report["skipped"].extend(skipped)
-            todo.extend((g, g.relative_to(inputs_dir)) for g in got)
-        elif p.suffix.lower() in INPUT_EXTENSIONS:
-            todo.append((p, Path(p.name)))
-        else:
-            report["skipped"].append(f"{p.name}: skipped (not an image or zip)")
-    if len(todo) > MAX_BATCH_FILES:
-        raise gr.Error(f"{len(todo)} images is over the limit of {MAX_BATCH_FILES} per batch; split it.")
+    count = _gather_uploads(uploads, inputs_dir, report)
+    limit = settings().max_batch_files
+    if count > limit:
+        raise gr.Error(f"{count} images is over the limit of {limit} per batch; split it.")
     gallery = []
-    for i, (src, rel) in enumerate(todo):
-        progress(i / max(1, len(todo)), desc=f"{i + 1}/{len(todo)} {rel.name}")
-        dst = (out_dir / rel).with_suffix(FORMAT_EXT[opts.output_format])
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            res = restoration.restore_file(src, dst, opts)
-        except Exception as e:  # noqa: BLE001 - a bad file is reported, the rest go on
-            if not isinstance(e, RestorationError):
-                log.exception("batch item %s", rel)
-            report["failed"].append({"file": rel.as_posix(), "error": str(e)})
-            continue
-        report["restored"].append({"file": rel.as_posix(), "psnr": res.metrics["psnr"],
-                                   "size_out": res.metrics["size_out"]})
-        gallery.append((_preview(res.image.pixels, job / f"preview_{i}.webp"), rel.as_posix()))
+
+    def on_item(item, index: int, total: int) -> None:
+        rel = item.src.relative_to(inputs_dir).as_posix()
+        progress((index + 1) / max(1, total), desc=f"{index + 1}/{total} {item.src.name}")
+        if item.status == "failed":
+            report["failed"].append({"file": rel, "error": item.error})
+            return
+        report["restored"].append({"file": rel, "psnr": item.metrics["psnr"], "size_out": item.metrics["size_out"]})
+        pixels = read_image(item.dst).pixels
+        gallery.append((_preview(pixels, job / f"preview_{index}.webp"), rel))
+
+    restore_folder(inputs_dir, out_dir, opts, on_item=on_item)  # a missing or corrupt model raises
     shutil.rmtree(inputs_dir, ignore_errors=True)
     archive = None
     if not report["restored"]:
@@ -262,28 +305,29 @@ def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: g
     else:
         archive = job / "restored.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-            for item in report["restored"]:
-                rel = Path(item["file"]).with_suffix(FORMAT_EXT[opts.output_format])
-                zf.write(out_dir / rel, rel.as_posix())
+            for f in sorted(out_dir.rglob("*")):
+                if f.is_file():
+                    zf.write(f, f.relative_to(out_dir).as_posix())
     progress(1.0, desc="done")
     return gallery, (str(archive) if archive else None), report
 
 
 @gpu_long
-def restore_video_endpoint(video: str | None, preset: str, upscale: float, model: str, denoise: float,
-                           colorize: str, color_model: str, sharpen: float, output_format: str,
-                           codec: str, crf: float, progress: gr.Progress = gr.Progress()):
+def restore_video_endpoint(video: str | None, preset: str | None = None, upscale: float | None = None,
+                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
+                           color_model: str | None = None, sharpen: float | None = None,
+                           output_format: str | None = None, codec: str | None = None, crf: float | None = None,
+                           progress: gr.Progress = gr.Progress()):
     """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
     the last value is (playable video or None, file to download, metrics)."""
-    src = _check_upload(video, "video", MAX_VIDEO_MB)
+    src = _check_upload(video, "video", settings().max_video_mb)
     try:
-        opts = build_options(preset, upscale, model, denoise, colorize, color_model, sharpen,
-                             output_format)
-        vopts = VideoOptions(codec=str(codec or "h264"), crf=int(round(float(crf))))
+        opts = build_options(preset, upscale=upscale, model=model, denoise=denoise, colorize=colorize,
+                             color_model=color_model, sharpen=sharpen, output_format=output_format)
+        vopts = build_video_options(codec=codec, crf=None if crf is None else int(round(float(crf))))
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
-    suffix = default_suffix(vopts.codec)
-    dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{suffix}"
+    dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{vopts.suffix}"
     state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
     cancel = threading.Event()
 
@@ -344,11 +388,15 @@ def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
     return rows
 
 
-def _preset_values(preset: str):
-    if not preset or preset == "none":
-        return [gr.update()] * 6
+_PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "sharpen")
+
+
+def _preset_values(preset: str | None) -> list[Any]:
+    """The preset's values for the option widgets (no change for "none")."""
+    if not preset or preset == NO_PRESET:
+        return [gr.update()] * len(_PRESET_CONTROLS)
     p = PRESETS[preset]
-    return [p.upscale, p.model, p.denoise, p.colorize, p.color_model, p.sharpen]
+    return [getattr(p, name) for name in _PRESET_CONTROLS]
 
 
 def _about() -> str:
@@ -366,20 +414,33 @@ def _about() -> str:
 
 
 # --- the UI ------------------------------------------------------------------------------------
+def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw: Any) -> gr.components.Component:
+    """The widget of the option ``name``, with its label, range or choices from the library's
+    ``restoration.options.FIELDS``. ``value`` None is "not given" (see ``Slider``)."""
+    f = field(name)
+    if choices is not None or f.choices is not None:
+        choices = choices if choices is not None else list(f.choices)
+        kind = Radio if len(choices) <= 3 else Dropdown
+        return kind(choices, value=value, label=f.label, **kw)
+    return Slider(f.lo, f.hi, value=value, step=f.step, label=f.label, info=kw.pop("info", None), **kw)
+
+
 def _options_panel(default_preset: str = "old-photo"):
-    p = PRESETS[default_preset]
-    preset = Dropdown(["none", *PRESETS], value=default_preset, label="Preset")
+    """The preset and the option widgets. The widgets start as "not given" (so an API caller who
+    leaves them out gets the preset's values); in the page, loading and choosing a preset fill them."""
+    preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            upscale = Slider(0, 8, value=p.upscale, step=0.5, label="Upscale (0 = off)")
-            model = Dropdown(model_ids("super-resolution"), value=p.model, label="Upscaler")
+            upscale = _widget("upscale")
+            model = _widget("model", choices=model_ids("super-resolution"))
         with gr.Row():
-            denoise = Slider(0, 30, value=p.denoise, step=1, label="Denoise")
-            sharpen = Slider(0, 3, value=p.sharpen, step=0.1, label="Sharpen")
+            denoise = _widget("denoise")
+            sharpen = _widget("sharpen")
         with gr.Row():
-            colorize = Radio(["auto", "on", "off"], value=p.colorize, label="Colorize")
-            color_model = Dropdown(model_ids("colorization"), value=p.color_model, label="Colorizer")
-            output_format = Dropdown(["png", "jpeg", "webp", "tiff"], value="png", label="Format")
+            colorize = _widget("colorize")
+            color_model = _widget("color_model", choices=model_ids("colorization"))
+            output_format = Dropdown([f for f in field("output_format").choices if f != "bmp"], value="png",
+                                     label=field("output_format").label)
     controls = [upscale, model, denoise, colorize, color_model, sharpen]
     preset.change(_preset_values, preset, controls, api_visibility="private", queue=False)
     return preset, [*controls, output_format]
@@ -387,7 +448,9 @@ def _options_panel(default_preset: str = "old-photo"):
 
 def build_app() -> gr.Blocks:
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
-    with gr.Blocks(title="Restoration", delete_cache=(1800, OUTPUT_TTL_S)) as demo:
+    cfg = settings()
+    panels = []  # (preset widget, its controls), filled from the preset when the page loads
+    with gr.Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
         with gr.Tab("Image"):
             with gr.Row():
@@ -396,6 +459,7 @@ def build_app() -> gr.Blocks:
                                              sources=["upload", "clipboard", "webcam"], elem_id="photo-in")
                     run = gr.Button("Restore", variant="primary", size="lg", elem_id="restore")
                     preset, opts = _options_panel()
+                    panels.append((preset, opts))
                     if examples:
                         gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
                 with gr.Column(scale=2):
@@ -407,7 +471,7 @@ def build_app() -> gr.Blocks:
                     metrics = gr.JSON(label="Metrics (all)", visible=False)
             run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics],
                       api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
-                      concurrency_limit=CONCURRENCY
+                      concurrency_limit=cfg.concurrency
                       ).success(metrics_table, metrics, table, api_visibility="private", queue=False)
         with gr.Tab("Video"):
             with gr.Row():
@@ -418,11 +482,13 @@ def build_app() -> gr.Blocks:
                                               elem_id="restore-video")
                         stop_video = gr.Button("Stop", variant="stop", size="lg")
                     vpreset, vopts = _options_panel(default_preset="video")
+                    panels.append((vpreset, vopts))
                     with gr.Accordion("Video encoding", open=False):
-                        codec = Dropdown(list(CODECS), value="h264", label="Codec",
-                                            info="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV "
-                                                 "(lossless, for archives; download only)")
-                        crf = Slider(0, 51, value=18, step=1, label="Quality (CRF, lower is better)")
+                        codec = Dropdown(list(field("codec").choices), value=field("codec").default,
+                                         label=field("codec").label,
+                                         info="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV "
+                                              "(lossless, for archives; download only)")
+                        crf = _widget("crf", value=field("crf").default)
                 with gr.Column(scale=2):
                     video_out = gr.Video(label="Restored", elem_id="video-out")
                     video_file = gr.File(label="Download")
@@ -430,7 +496,7 @@ def build_app() -> gr.Blocks:
             video_event = run_video.click(
                 restore_video_endpoint, [video_in, vpreset, *vopts, codec, crf],
                 [video_out, video_file, video_metrics], api_name=api_name(RESTORE_VIDEO),
-                concurrency_id="gpu", concurrency_limit=CONCURRENCY)
+                concurrency_id="gpu", concurrency_limit=cfg.concurrency)
             stop_video.click(None, cancels=[video_event], api_visibility="private", queue=False)
         with gr.Tab("Batch"):
             with gr.Row():
@@ -439,26 +505,38 @@ def build_app() -> gr.Blocks:
                                        file_types=[*INPUT_EXTENSIONS, ".zip"])
                     run_batch = gr.Button("Restore all", variant="primary", size="lg")
                     bpreset, bopts = _options_panel()
+                    panels.append((bpreset, bopts))
                 with gr.Column(scale=2):
                     gallery = gr.Gallery(label="Results", columns=4)
                     archive = gr.File(label="Download all (zip)")
                     report = gr.JSON(label="Report")
             run_batch.click(restore_batch_endpoint, [files_in, bpreset, *bopts], [gallery, archive, report],
                             api_name=api_name(RESTORE_BATCH), concurrency_id="gpu",
-                            concurrency_limit=CONCURRENCY)
+                            concurrency_limit=cfg.concurrency)
         with gr.Tab("Models & About"):
             gr.Markdown(_about())
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api_name(LIST_MODELS))
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+        for preset_widget, controls in panels:
+            demo.load(_preset_values, preset_widget, controls[: len(_PRESET_CONTROLS)], api_visibility="private",
+                      queue=False)
+    demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.concurrency)
     return demo
 
 
-def main() -> None:
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = settings()
+        demo = build_app()
+    except restoration.ConfigError as e:  # a bad setting: one clear line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
-    build_app().launch(max_file_size=f"{max(MAX_UPLOAD_MB, MAX_VIDEO_MB)}mb")
+    demo.launch(server_name=config.get("GRADIO_SERVER_NAME"), server_port=config.get("GRADIO_SERVER_PORT"),
+                max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb)}mb")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

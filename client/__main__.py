@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import ClientError, RestorationClient
-from .endpoints import OPTION_PARAMS, VIDEO_PARAMS
+from .endpoints import OPTION_PARAMS, VIDEO_PARAMS, field
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,8 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("-o", "--output", type=Path, required=True,
                        help={"image": "output image", "video": "output video"}.get(name, "output zip"))
         for opt in (*OPTION_PARAMS, *(VIDEO_PARAMS if name == "video" else ())):
-            kind = float if opt in ("upscale", "denoise", "sharpen") else int if opt == "crf" else str
-            s.add_argument(f"--{opt.replace('_', '-')}", dest=opt, type=kind)
+            if opt == "preset":
+                s.add_argument("--preset", help="start from a preset (old-photo, digital, video, anime); "
+                                                "the options given override it")
+                continue
+            f = field(opt)
+            s.add_argument(f"--{opt.replace('_', '-')}", dest=opt, type=f.kind, help=f.help)
         s.add_argument("--json", action="store_true", help="print metrics/report as JSON")
     sub.add_parser("models")
     return p

@@ -7,16 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .endpoints import (
-    LIST_MODELS,
-    OPTION_DEFAULTS,
-    OPTION_PARAMS,
-    RESTORE_BATCH,
-    RESTORE_IMAGE,
-    RESTORE_VIDEO,
-    VIDEO_DEFAULTS,
-    VIDEO_PARAMS,
-)
+from .endpoints import LIST_MODELS, OPTION_PARAMS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, VIDEO_PARAMS
 
 
 class ClientError(RuntimeError):
@@ -51,14 +42,14 @@ class BatchResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _options(given: dict[str, Any], extra: tuple[str, ...] = (),
-             extra_defaults: dict[str, object] | None = None) -> list[Any]:
+def _options(given: dict[str, Any], extra: tuple[str, ...] = ()) -> list[Any]:
+    """The endpoint's option arguments in order: what the caller gave, ``None`` for the rest (the
+    server then keeps the preset's value, or the library's default)."""
     known = (*OPTION_PARAMS, *extra)
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    defaults = {**OPTION_DEFAULTS, **(extra_defaults or {})}
-    return [given.get(name, defaults[name]) for name in known]
+    return [given.get(name) for name in known]
 
 
 def _path(value: Any) -> Path | None:
@@ -103,7 +94,8 @@ class RestorationClient:
 
     def restore_image(self, path: str | os.PathLike, **options: Any) -> ImageResult:
         """Restore one image file. Options: preset, upscale, model, denoise, colorize, color_model,
-        sharpen, output_format (see the library's ``RestoreOptions``)."""
+        sharpen, output_format (see ``restoration.options.FIELDS``). Only the options given are sent:
+        the rest keep the preset's values (or the library's defaults without a preset)."""
         from gradio_client import handle_file
 
         if not Path(path).is_file():
@@ -126,7 +118,7 @@ class RestorationClient:
         if not Path(path).is_file():
             raise ClientError(f"{path}: file not found")
         _, out_file, metrics = self._call(
-            RESTORE_VIDEO, handle_file(str(path)), *_options(options, VIDEO_PARAMS, VIDEO_DEFAULTS)
+            RESTORE_VIDEO, handle_file(str(path)), *_options(options, VIDEO_PARAMS)
         )
         out = _path(out_file)
         if out is None:

@@ -1,9 +1,13 @@
 """The app's API: endpoint names and parameter order, shared by app.py and the client.
 
-Changing a name or the order here changes both sides at once.
+Changing a name or the order here changes both sides at once. The options' meaning, ranges and
+choices come from ``restoration.options`` (pure Python, no torch). An option the caller does not give
+is sent as ``None`` ("not given"), so the preset's value stays.
 """
 
 from __future__ import annotations
+
+from restoration.options import FIELDS, Field
 
 RESTORE_IMAGE = "/restore_image"
 RESTORE_BATCH = "/restore_batch"
@@ -14,23 +18,15 @@ LIST_MODELS = "/list_models"
 OPTION_PARAMS: tuple[str, ...] = (
     "preset", "upscale", "model", "denoise", "colorize", "color_model", "sharpen", "output_format",
 )
-OPTION_DEFAULTS: dict[str, object] = {
-    "preset": "none",
-    "upscale": 4.0,
-    "model": "realesrgan-x4plus",
-    "denoise": 0.0,
-    "colorize": "auto",
-    "color_model": "ddcolor",
-    "sharpen": 0.0,
-    "output_format": "png",
-}
+# /restore_video takes these after the options above.
+VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf")
+
+
+def field(name: str) -> Field:
+    """The library's definition of the option ``name`` (type, range or choices, help)."""
+    return FIELDS[name]
 
 
 def api_name(endpoint: str) -> str:
     """'/restore_image' -> 'restore_image' (the form gradio's ``api_name=`` takes)."""
     return endpoint.lstrip("/")
-
-
-# /restore_video takes these after the options above.
-VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf")
-VIDEO_DEFAULTS: dict[str, object] = {"codec": "h264", "crf": 18}

@@ -22,30 +22,24 @@ from pathlib import Path
 
 import torch
 
+from . import config
 from .weights import cache_home
 
 log = logging.getLogger(__name__)
 
-_TRUE = {"1", "true", "yes", "on"}
-
-
 def configure_cuda() -> None:
     """Apply the CUDA-wide settings (cuDNN autotuning unless ``RESTORATION_CUDNN_BENCHMARK=0``)."""
-    flag = os.environ.get("RESTORATION_CUDNN_BENCHMARK", "1").strip().lower()
-    torch.backends.cudnn.benchmark = flag not in {"0", "false", "no", "off"}
+    torch.backends.cudnn.benchmark = config.get("RESTORATION_CUDNN_BENCHMARK")
 
 
 def compile_requested() -> bool:
     """True when ``RESTORATION_COMPILE`` asks for ``torch.compile``."""
-    return os.environ.get("RESTORATION_COMPILE", "").strip().lower() in _TRUE
+    return config.get("RESTORATION_COMPILE")
 
 
 def compile_cache_dir() -> Path:
     """Where compiled kernels are kept between processes."""
-    value = os.environ.get("RESTORATION_COMPILE_CACHE", "").strip()
-    if value:
-        return Path(value).expanduser()
-    return cache_home() / "restoration" / "torch-compile"
+    return config.get("RESTORATION_COMPILE_CACHE") or cache_home() / "restoration" / "torch-compile"
 
 
 class CompiledNet:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import config
 from .errors import ChecksumMismatchError, ModelLoadError, RestorationError, WeightsUnavailableError
 from .media import FORMAT_EXT, INPUT_EXTENSIONS
 from .options import RestoreOptions
-from .pipeline import restore_file
+from .pipeline import Restorer, prepare, restore_file
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def plan(in_dir: Path, out_dir: Path, output_format: str | None) -> list[tuple[P
 def restore_folder(
     in_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    options: RestoreOptions | None = None,
+    options: RestoreOptions | Restorer | None = None,
     *,
     overwrite: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,
@@ -86,14 +87,16 @@ def restore_folder(
 
     A destination that exists is skipped unless ``overwrite`` (outputs are written atomically, so an
     existing file is a finished one and a re-run resumes). A file that fails is recorded and the rest
-    go on; errors that would fail every file (weights missing or corrupt) stop the batch.
-    ``on_item(item, index, total)`` is called after each file.
+    go on; errors that would fail every file (weights missing or corrupt: ``WeightsUnavailableError``,
+    ``ChecksumMismatchError``, ``ModelLoadError``) stop the batch and are raised. The models are
+    resolved and the tiles planned once for the whole batch. ``on_item(item, index, total)`` is called
+    after each file. Raises ``RestorationError`` when ``in_dir`` is not a folder.
     """
-    options = options or RestoreOptions()
+    restorer = prepare(options)
     src_root, dst_root = Path(in_dir), Path(out_dir)
     if not src_root.is_dir():
         raise RestorationError(f"{src_root}: not a folder")
-    pairs = plan(src_root, dst_root, options.output_format)
+    pairs = plan(src_root, dst_root, restorer.options.output_format)
     summary = BatchSummary()
     for i, (src, dst) in enumerate(pairs):
         if dst.exists() and not overwrite:
@@ -101,7 +104,7 @@ def restore_folder(
         else:
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                res = restore_file(src, dst, options)
+                res = restore_file(src, dst, restorer)
                 item = BatchItem(src, dst, "done", metrics=res.metrics)
             except _FATAL:
                 raise
@@ -115,17 +118,8 @@ def restore_folder(
 
 
 # ------------------------------------------------------------------------------- uploaded archives
-MAX_ARCHIVE_FILES = 1000  # images taken from one archive ($RESTORATION_MAX_ARCHIVE_FILES)
-MAX_ARCHIVE_MB = 2048  # uncompressed bytes read from one archive ($RESTORATION_MAX_ARCHIVE_MB)
 MAX_ARCHIVE_ENTRIES = 20_000  # entries of any kind looked at
 _ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz")
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 def unpack_images(
@@ -146,8 +140,8 @@ def unpack_images(
     import stat
     import zipfile
 
-    max_files = max_files or _env_int("RESTORATION_MAX_ARCHIVE_FILES", MAX_ARCHIVE_FILES)
-    max_bytes = max_bytes or _env_int("RESTORATION_MAX_ARCHIVE_MB", MAX_ARCHIVE_MB) << 20
+    max_files = max_files or config.get("RESTORATION_MAX_ARCHIVE_FILES")
+    max_bytes = max_bytes or config.get("RESTORATION_MAX_ARCHIVE_MB") << 20
     dest_root = Path(dest)
     name = Path(archive).name
     files: list[Path] = []
@@ -219,7 +213,7 @@ def _extract_one(zf, info, name: str, dest_root: Path, files: list[Path], skippe
 def restore_archive(
     archive: str | os.PathLike,
     out_dir: str | os.PathLike,
-    options: RestoreOptions | None = None,
+    options: RestoreOptions | Restorer | None = None,
     *,
     overwrite: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,

@@ -13,43 +13,50 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .catalog import list_models
 from .errors import OptionError, RestorationError
-from .options import PRESETS, RestoreOptions
+from .options import (
+    IMAGE_FIELDS,
+    PRESETS,
+    VIDEO_FIELDS,
+    Field,
+    RestoreOptions,
+    VideoOptions,
+    build_options,
+    build_video_options,
+)
 
-_OPTION_FLAGS = {  # flag dest -> RestoreOptions field
-    "upscale": "upscale", "model": "model", "denoise": "denoise", "colorize": "colorize",
-    "color_model": "color_model", "sharpen": "sharpen", "device": "device", "precision": "precision",
-    "tile": "tile", "tile_overlap": "tile_overlap", "format": "output_format", "quality": "quality",
-}
+_FLAG_NAMES = {"output_format": "format"}  # option -> flag, where the flag is shorter
+
+
+def _add_fields(p: argparse.ArgumentParser, title: str, specs: tuple[Field, ...]) -> None:
+    """One flag per option of ``specs``, with its type, choices and help from ``restoration.options``;
+    every default is None ("not given"), so the preset's value stays unless the flag is used."""
+    g = p.add_argument_group(title)
+    for f in specs:
+        flag = "--" + _FLAG_NAMES.get(f.name, f.name).replace("_", "-")
+        if f.kind is bool:  # only True defaults exist: the flag turns the option off
+            g.add_argument(f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_const", const=False,
+                           help=f"no {f.help}")
+            continue
+        default = "" if f.default is None else f" (default {f.default})"
+        choices = None if f.name == "output_format" else f.choices  # jpg, TIF... are normalised later
+        g.add_argument(flag, dest=f.name, type=f.kind, choices=choices, help=f"{f.help}{default}")
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("restoration options (default: the preset's, else the library's)")
-    g.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset")
-    g.add_argument("--upscale", type=float, help="output scale 1-8, or 0 for no super-resolution")
-    g.add_argument("--model", help="super-resolution model id (see `models list`)")
-    g.add_argument("--denoise", type=float, help="denoise strength 0-30 (0 = off)")
-    g.add_argument("--colorize", choices=["auto", "on", "off"], help="colorize grayscale inputs")
-    g.add_argument("--color-model", dest="color_model", help="colorization model id")
-    g.add_argument("--sharpen", type=float, help="detail enhancement 0-3 (0 = off)")
-    g.add_argument("--device", help="auto, cpu, cuda or cuda:N")
-    g.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])
-    g.add_argument("--tile", type=int, help="tile size in pixels, 0 = automatic")
-    g.add_argument("--tile-overlap", dest="tile_overlap", type=int, help="tile overlap in pixels")
-    g.add_argument("--format", help="output format: png, jpeg, webp, tiff, bmp")
-    g.add_argument("--quality", type=int, help="JPEG/WebP quality 1-100")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="start from a preset; the flags given override it")
+    _add_fields(p, "restoration options (default: the preset's, else the library's)", IMAGE_FIELDS)
 
 
 def options_from_args(args: argparse.Namespace) -> RestoreOptions:
-    given: dict[str, Any] = {
-        field: getattr(args, flag) for flag, field in _OPTION_FLAGS.items()
-        if getattr(args, flag, None) is not None
-    }
-    if args.preset:
-        return RestoreOptions.from_preset(args.preset, **given)
-    return RestoreOptions(**given)
+    """``build_options`` with the preset and the flags the user gave."""
+    return build_options(args.preset, **{f.name: getattr(args, f.name, None) for f in IMAGE_FIELDS})
+
+
+def video_options_from_args(args: argparse.Namespace) -> VideoOptions:
+    return build_video_options(**{f.name: getattr(args, f.name, None) for f in VIDEO_FIELDS})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,17 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("video", help="restore one video (audio kept; rerun to resume)")
     v.add_argument("input", type=Path)
     v.add_argument("-o", "--output", type=Path, help="output file: .mp4 .mkv .mov .webm "
-                   "(default: INPUT_restored.mp4)")
-    v.add_argument("--codec", default="h264", choices=["h264", "h265", "vp9", "ffv1", "png"],
-                   help="h264/h265 (.mp4 .mkv .mov), vp9 (.webm), ffv1 (.mkv, lossless), png (.mov, lossless)")
-    v.add_argument("--crf", type=int, default=18, help="quality of h264/h265/vp9, 0-51, lower is better")
-    v.add_argument("--speed", default="medium", help="x264/x265 preset: ultrafast ... veryslow")
-    v.add_argument("--batch", type=int, default=4, help="frames per pass through the stages")
-    v.add_argument("--segment-seconds", dest="segment_seconds", type=float, default=10.0,
-                   help="resume granularity: work is saved every this many seconds of video")
-    v.add_argument("--no-stabilize", dest="stabilize", action="store_false",
-                   help="no temporal smoothing of colour (colorize) and static areas (denoise)")
+                   "(default: INPUT_restored and the codec's container)")
     v.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_fields(v, "video encoding", VIDEO_FIELDS)
     _add_options(v)
 
     b = sub.add_parser("batch", help="restore every image in a folder tree or a zip archive")
@@ -142,13 +141,11 @@ def _report(out: Path, metrics: dict[str, Any], as_json: bool, line: str) -> Non
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
-    from .video import VideoOptions, default_suffix, restore_video
+    from .video import restore_video
 
     opts = options_from_args(args)
-    video = VideoOptions(codec=args.codec, crf=args.crf, speed=args.speed, batch=args.batch,
-                         segment_seconds=args.segment_seconds, stabilize=args.stabilize)
-    suffix = default_suffix(args.codec)
-    out = args.output or args.input.with_name(f"{args.input.stem}_restored{suffix}")
+    video = video_options_from_args(args)
+    out = args.output or args.input.with_name(f"{args.input.stem}_restored{video.suffix}")
     bar, update = _progress_bar(args.input.name)
     try:
         res = restore_video(args.input, out, opts, video, progress=update)

@@ -45,3 +45,19 @@ class ImageWriteError(RestorationError, OSError):
 
 class OutOfMemoryError(RestorationError, MemoryError):
     """The device ran out of memory even with the smallest tile size."""
+
+
+class ConfigError(RestorationError, ValueError):
+    """An environment setting holds a value that cannot be used; the message names the variable."""
+
+
+class VideoReadError(RestorationError, ValueError):
+    """An input is not a readable video: missing, empty, truncated, no video stream, no frames."""
+
+
+class VideoWriteError(RestorationError, OSError):
+    """The output video could not be written."""
+
+
+class Cancelled(RestorationError):
+    """A job was cancelled; a video's finished segments are kept so a rerun resumes."""

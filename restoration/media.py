@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import config
 from .errors import ImageReadError, ImageWriteError, OptionError
 from .options import normalize_format
 
@@ -33,16 +34,12 @@ INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", "
 _EXT_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp",
                ".tif": "tiff", ".tiff": "tiff"}
 FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif"}
-DEFAULT_MAX_PIXELS = 100_000_000
 _ORIENTATION = 0x0112
 
 
 def max_pixels() -> int:
     """The largest input accepted, in pixels (``$RESTORATION_MAX_PIXELS``, default 100 MP)."""
-    try:
-        return int(os.environ.get("RESTORATION_MAX_PIXELS", DEFAULT_MAX_PIXELS))
-    except ValueError:
-        return DEFAULT_MAX_PIXELS
+    return config.get("RESTORATION_MAX_PIXELS")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
-"""``RestoreOptions``: the one validated description of a restoration job.
+"""Options: the one validated description of a job, and the one rule that builds it.
 
-The same frozen dataclass is built by the Python API, the CLI, the app and the client. Every field is
-checked when the object is made; errors name the field, the value given and what is allowed.
+Everything a surface needs to know about an option lives here once: its default, its range or
+choices, its label and its help. The CLI's flags, the app's widgets and the client derive from
+``FIELDS``; every surface builds options through ``build_options`` (a preset first, then only the
+values the caller gave, ``None`` meaning "not given"). Pure Python: importing this module (and
+``restoration`` itself) loads no torch, so the client can share it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -18,105 +22,187 @@ Colorize = Literal["auto", "on", "off"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "tiff", "bmp")
-MAX_UPSCALE = 8.0
-MAX_DENOISE = 30.0
-MAX_SHARPEN = 3.0
 MIN_TILE = 32
+# codec id -> (encoder, pixel format, containers it may go in; the first is the default)
+CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "h264": ("libx264", "yuv420p", (".mp4", ".mkv", ".mov")),
+    "h265": ("libx265", "yuv420p", (".mp4", ".mkv", ".mov")),
+    "vp9": ("libvpx-vp9", "yuv420p", (".webm", ".mkv", ".mp4")),
+    "ffv1": ("ffv1", "yuv444p", (".mkv",)),
+    "png": ("png", "rgb24", (".mov",)),
+}
+SPEEDS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """What one option is: ``kind`` (float, int, str or bool), its default, its range (``lo``..``hi``,
+    ``step`` for a slider) or its ``choices``, a short ``label`` for widgets and ``help`` for flags."""
+
+    name: str
+    kind: type
+    default: Any
+    label: str
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    def range_text(self) -> str:
+        return f"{self.lo:g} to {self.hi:g}"
+
+
+def _f(name: str, kind: type, default: Any, label: str, help: str, **kw: Any) -> Field:
+    return Field(name, kind, default, label, help, **kw)
+
+
+IMAGE_FIELDS: tuple[Field, ...] = (
+    _f("upscale", float, 4.0, "Upscale (0 = off)", "output scale 1-8 (any value, e.g. 1.5 or 6.5), "
+       "or 0 for no super-resolution", lo=0, hi=8, step=0.5),
+    _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model id (see `models list`)"),
+    _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off)", lo=0, hi=30, step=1),
+    _f("colorize", str, "auto", "Colorize", "colorize: auto (grayscale inputs only), on or off",
+       choices=("auto", "on", "off")),
+    _f("color_model", str, "ddcolor", "Colorizer", "colorization model id"),
+    _f("sharpen", float, 0.0, "Sharpen", "detail enhancement 0-3 (0 = off)", lo=0, hi=3, step=0.1),
+    _f("device", str, "auto", "Device", "auto (CUDA when present), cpu, cuda or cuda:N"),
+    _f("precision", str, "auto", "Precision", "auto (fp16 on CUDA where the model allows it), fp32, "
+       "fp16 or bf16", choices=("auto", "fp32", "fp16", "bf16")),
+    _f("tile", int, 0, "Tile", f"tile edge in input pixels (the part of each tile that is kept), "
+       f"0 = automatic, else at least {MIN_TILE}", lo=0, hi=16384, step=8),
+    _f("tile_pad", int, 32, "Tile context", "pixels of context computed around each tile and cut "
+       "away, so no kept pixel comes from near a tile border", lo=0, hi=256, step=8),
+    _f("output_format", str, None, "Format", "output format (default: from the output file's "
+       "extension)", choices=OUTPUT_FORMATS),
+    _f("quality", int, 95, "Quality", "JPEG/WebP quality 1-100", lo=1, hi=100, step=1),
+)
+VIDEO_FIELDS: tuple[Field, ...] = (
+    _f("codec", str, "h264", "Codec", "h264/h265 (.mp4 .mkv .mov), vp9 (.webm), ffv1 (.mkv, lossless), "
+       "png (.mov, lossless)", choices=tuple(CODECS)),
+    _f("crf", int, 18, "Quality (CRF, lower is better)", "quality of h264/h265/vp9, 0-51, lower is "
+       "better", lo=0, hi=51, step=1),
+    _f("speed", str, "medium", "Encoder speed", "x264/x265 preset: ultrafast ... veryslow", choices=SPEEDS),
+    _f("batch", int, 4, "Frames per pass", "frames per pass through the stages", lo=1, hi=64, step=1),
+    _f("segment_seconds", float, 10.0, "Segment seconds", "resume granularity: work is saved every this "
+       "many seconds of video", lo=0.5, hi=3600, step=0.5),
+    _f("stabilize", bool, True, "Stabilize", "temporal smoothing of colour (colorize) and static areas "
+       "(denoise)"),
+)
+FIELDS: dict[str, Field] = {f.name: f for f in (*IMAGE_FIELDS, *VIDEO_FIELDS)}
+_D = {name: f.default for name, f in FIELDS.items()}  # the dataclasses' defaults come from FIELDS
 
 
 @dataclass(frozen=True)
 class RestoreOptions:
     """What to do with an image or a video frame; each stage is optional.
 
-    Stages run in this order: denoise -> super-resolution -> colorize -> sharpen.
-
-    - ``denoise``: non-local-means strength, 0 (off) to 30.
-    - ``upscale``: output scale, 0 (stage off) or 1 to 8. The model runs at its native scale as many
-      times as fits and a bicubic (antialiased) resize does the rest; 1 restores at the input's size.
-    - ``model``: super-resolution model id from the catalogue.
-    - ``colorize``: ``auto`` colours only grayscale (or toned monochrome) inputs, ``on`` always,
-      ``off`` never. Colorization changes chroma only; the luminance stays the input's.
-    - ``color_model``: colorization model id.
-    - ``sharpen``: unsharp-mask amount on the luminance, 0 (off) to 3.
-    - ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
-    - ``precision``: ``auto`` (fp16 on CUDA where the model allows it, fp32 on CPU), or forced.
-    - ``tile``: tile edge in input pixels; 0 picks one from free memory. Otherwise at least 32.
-    - ``tile_overlap``: pixels shared by neighbouring tiles, blended to hide seams (0 to 256).
-    - ``output_format``: ``png|jpeg|webp|tiff|bmp``, or None to follow the output file's extension.
-    - ``quality``: JPEG/WebP quality, 1 to 100.
+    Stages run in this order: denoise -> super-resolution -> colorize -> sharpen. ``FIELDS`` holds each
+    option's range and meaning. ``upscale`` is 0 (stage off) or 1 to 8: the model runs at its native
+    scale as many times as fits and a bicubic (antialiased) resize does the rest. ``colorize`` changes
+    chroma only. ``tile`` is the kept core of a tile (0: chosen from free memory); ``tile_pad`` pixels of
+    context around it are computed and thrown away. ``output_format`` None follows the output file's
+    extension. Raises ``OptionError`` naming the option, the value and what is allowed.
     """
 
-    denoise: float = 0.0
-    upscale: float = 4.0
-    model: str = "realesrgan-x4plus"
-    colorize: Colorize = "auto"
-    color_model: str = "ddcolor"
-    sharpen: float = 0.0
-    device: str = "auto"
-    precision: Precision = "auto"
-    tile: int = 0
-    tile_overlap: int = 64
-    output_format: str | None = None
-    quality: int = 95
+    denoise: float = _D["denoise"]
+    upscale: float = _D["upscale"]
+    model: str = _D["model"]
+    colorize: Colorize = _D["colorize"]
+    color_model: str = _D["color_model"]
+    sharpen: float = _D["sharpen"]
+    device: str = _D["device"]
+    precision: Precision = _D["precision"]
+    tile: int = _D["tile"]
+    tile_pad: int = _D["tile_pad"]
+    output_format: str | None = _D["output_format"]
+    quality: int = _D["quality"]
 
     def __post_init__(self) -> None:
-        _number(self, "denoise", 0.0, MAX_DENOISE)
-        up = _number(self, "upscale", 0.0, MAX_UPSCALE)
-        if 0.0 < up < 1.0:
-            raise OptionError(f"upscale={up!r} is not allowed: use 0 (no super-resolution) or 1 to 8")
-        _number(self, "sharpen", 0.0, MAX_SHARPEN)
-        _choice(self, "colorize", ("auto", "on", "off"))
-        _choice(self, "precision", ("auto", "fp32", "fp16", "bf16"))
-        dev = self.device
-        if not isinstance(dev, str) or not _DEVICE_RE.match(dev):
-            raise OptionError(f"device={dev!r} is not valid: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-        tile = _integer(self, "tile", 0, 16384)
-        if 0 < tile < MIN_TILE:
-            raise OptionError(f"tile={tile} is too small: use 0 (automatic) or {MIN_TILE} to 16384")
-        _integer(self, "tile_overlap", 0, 256)
-        _integer(self, "quality", 1, 100)
-        fmt = self.output_format
-        if fmt is not None:
-            norm = normalize_format(fmt)
-            object.__setattr__(self, "output_format", norm)
+        for name in ("denoise", "upscale", "sharpen", "tile", "tile_pad", "quality", "colorize", "precision"):
+            _check(self, FIELDS[name])
+        if 0.0 < self.upscale < 1.0:
+            raise OptionError(f"upscale={self.upscale!r} is not allowed: use 0 (no super-resolution) or 1 to 8")
+        if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
+            raise OptionError(f"device={self.device!r} is not valid: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if 0 < self.tile < MIN_TILE:
+            raise OptionError(f"tile={self.tile} is too small: use 0 (automatic) or {MIN_TILE} to 16384")
+        if self.output_format is not None:
+            object.__setattr__(self, "output_format", normalize_format(self.output_format))
         _model(self, "model", "super-resolution")
         _model(self, "color_model", "colorization")
 
-    # -- convenience -------------------------------------------------------------------------
     @property
     def does_superres(self) -> bool:
         return self.upscale > 0
 
     def with_(self, **changes: Any) -> RestoreOptions:
         """A copy with ``changes`` applied (and validated)."""
-        _check_names(changes)
+        _check_names(changes, RestoreOptions)
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RestoreOptions:
-        """Build from a mapping; a ``preset`` key starts from that preset. Unknown keys are errors."""
+    def from_dict(cls, data: Mapping[str, Any]) -> RestoreOptions:
+        """``build_options`` on a mapping (a ``preset`` key starts from that preset)."""
         data = dict(data)
-        preset = data.pop("preset", None)
-        if preset:
-            return cls.from_preset(str(preset), **data)
-        _check_names(data)
-        return cls(**data)
+        return build_options(data.pop("preset", None), **data)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> RestoreOptions:
         """The preset ``name`` (see ``PRESETS``) with ``overrides`` on top."""
-        try:
-            base = PRESETS[name]
-        except KeyError:
-            raise OptionError(
-                f"unknown preset {name!r}; presets: {', '.join(PRESETS)}"
-            ) from None
-        _check_names(overrides)
-        return replace(base, **overrides)
+        return build_options(name, **overrides)
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How a video is encoded and how the work is cut (see ``VIDEO_FIELDS``): ``codec``, ``crf`` for
+    the lossy codecs, ``speed`` (the x264/x265 preset), ``batch`` frames per pass, ``segment_seconds``
+    (resume granularity) and ``stabilize`` (temporal smoothing of chroma and static luma)."""
+
+    codec: str = _D["codec"]
+    crf: int = _D["crf"]
+    speed: str = _D["speed"]
+    batch: int = _D["batch"]
+    segment_seconds: float = _D["segment_seconds"]
+    stabilize: bool = _D["stabilize"]
+
+    def __post_init__(self) -> None:
+        for f in VIDEO_FIELDS:
+            _check(self, f)
+
+    @property
+    def suffix(self) -> str:
+        """The extension an output gets when the user names no file (the codec's first container)."""
+        return CODECS[self.codec][2][0]
+
+
+
+
+def build_options(preset: str | None = None, /, **given: Any) -> RestoreOptions:
+    """The one rule every surface uses: start from ``preset`` (or the library's defaults), then apply
+    only the values given; ``None`` means "not given" and leaves the preset's value.
+
+    ``preset`` None, "" or "none" means no preset. Raises ``OptionError`` for an unknown preset, an
+    unknown option name or a value out of range.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    _check_names(given, RestoreOptions)
+    if preset in (None, "", NO_PRESET):
+        return RestoreOptions(**given)
+    if preset not in PRESETS:
+        raise OptionError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)} (or none)")
+    return replace(PRESETS[preset], **given)
+
+
+def build_video_options(**given: Any) -> VideoOptions:
+    """``VideoOptions`` from the values given (``None`` = not given: the default)."""
+    given = {k: v for k, v in given.items() if v is not None}
+    _check_names(given, VideoOptions)
+    return VideoOptions(**given)
 
 
 def normalize_format(fmt: str) -> str:
@@ -126,48 +212,37 @@ def normalize_format(fmt: str) -> str:
     f = fmt.strip().lower().lstrip(".")
     f = {"jpg": "jpeg", "tif": "tiff"}.get(f, f)
     if f not in OUTPUT_FORMATS:
-        raise OptionError(
-            f"output_format={fmt!r} is not supported; use one of {', '.join(OUTPUT_FORMATS)}"
-        )
+        raise OptionError(f"output_format={fmt!r} is not supported; use one of {', '.join(OUTPUT_FORMATS)}")
     return f
 
 
-def _check_names(data: dict[str, Any]) -> None:
-    known = {f.name for f in fields(RestoreOptions)}
+def _check_names(data: Mapping[str, Any], cls: type) -> None:
+    known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise OptionError(
-            f"unknown option(s) {', '.join(unknown)}; known options: {', '.join(sorted(known))}"
-        )
+        raise OptionError(f"unknown option(s) {', '.join(unknown)}; known options: {', '.join(sorted(known))}")
 
 
-def _number(opts: RestoreOptions, name: str, lo: float, hi: float) -> float:
-    v = getattr(opts, name)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise OptionError(f"{name}={v!r} must be a number from {lo:g} to {hi:g}")
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise OptionError(f"{name}={v!r} is out of range: allowed {lo:g} to {hi:g}")
-    v = float(v)
-    object.__setattr__(opts, name, v)
-    return v
-
-
-def _integer(opts: RestoreOptions, name: str, lo: int, hi: int) -> int:
-    v = getattr(opts, name)
-    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+def _check(opts: Any, spec: Field) -> None:
+    """Validate (and normalise: 2.0 -> 2 for whole numbers) the attribute ``spec.name`` of ``opts``."""
+    name, v = spec.name, getattr(opts, spec.name)
+    if spec.choices is not None:
+        if v not in spec.choices:
+            raise OptionError(f"{name}={v!r} is not valid: use one of {', '.join(spec.choices)}")
+        return
+    if spec.kind is bool:
+        if not isinstance(v, bool):
+            raise OptionError(f"{name}={v!r} must be true or false")
+        return
+    if spec.kind is int and isinstance(v, float) and math.isfinite(v) and v.is_integer():
         v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise OptionError(f"{name}={v!r} must be a whole number from {lo} to {hi}")
-    if not lo <= v <= hi:
-        raise OptionError(f"{name}={v!r} is out of range: allowed {lo} to {hi}")
-    object.__setattr__(opts, name, v)
-    return v
-
-
-def _choice(opts: RestoreOptions, name: str, allowed: tuple[str, ...]) -> None:
-    v = getattr(opts, name)
-    if v not in allowed:
-        raise OptionError(f"{name}={v!r} is not valid: use one of {', '.join(allowed)}")
+    whole = spec.kind is int
+    if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)):
+        what = "a whole number" if whole else "a number"
+        raise OptionError(f"{name}={v!r} must be {what} from {spec.range_text()}")
+    if not math.isfinite(v) or not spec.lo <= v <= spec.hi:
+        raise OptionError(f"{name}={v!r} is out of range: allowed {spec.range_text()}")
+    object.__setattr__(opts, name, v if whole else float(v))
 
 
 def _model(opts: RestoreOptions, name: str, task: str) -> None:
@@ -184,19 +259,12 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
 
 PRESETS: dict[str, RestoreOptions] = {
     # Scanned prints: grain, small size, often black and white.
-    "old-photo": RestoreOptions(
-        denoise=15, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0
-    ),
+    "old-photo": RestoreOptions(denoise=15, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0),
     # Modern low-resolution pictures: light clean-up, x2.
-    "digital": RestoreOptions(
-        denoise=10, upscale=2, model="realesrgan-x2plus", colorize="off", sharpen=0.8
-    ),
+    "digital": RestoreOptions(denoise=10, upscale=2, model="realesrgan-x2plus", colorize="off", sharpen=0.8),
     # Video frames: the small fast network, x2, gentle settings.
-    "video": RestoreOptions(
-        denoise=10, upscale=2, model="realesr-general-x4v3", colorize="off", sharpen=0.5
-    ),
+    "video": RestoreOptions(denoise=10, upscale=2, model="realesr-general-x4v3", colorize="off", sharpen=0.5),
     # Drawings and anime: the anime network, no denoise (it already cleans flat areas).
-    "anime": RestoreOptions(
-        denoise=0, upscale=4, model="realesrgan-x4plus-anime", colorize="off", sharpen=0.0
-    ),
+    "anime": RestoreOptions(denoise=0, upscale=4, model="realesrgan-x4plus-anime", colorize="off", sharpen=0.0),
 }
+NO_PRESET = "none"

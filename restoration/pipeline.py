@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, metrics, stages
+from . import metrics, stages
+from ._version import __version__
 from .media import ImageData, ImageInput, read_image, write_image
-from .models import load_model, resolve_device
+from .models import LoadedModel, load_model, resolve_device
 from .options import RestoreOptions
-from .tiling import plan_tiles
+from .tiling import gpu_budget, plan_tiles
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,119 @@ def _plan(options: RestoreOptions, monochrome: bool) -> list[str]:
     return plan
 
 
+@dataclass
+class _Frame:
+    """What flows through the stages of one ``Restorer.run`` call."""
+
+    x: torch.Tensor
+    alpha: torch.Tensor | None
+    report: StageReport
+
+
+class Restorer:
+    """``options`` made ready for a job: device chosen, models resolved and loaded once, and tiles
+    planned once per input size, so a video's or a batch's pieces keep one shape from the first batch
+    to the last (what cuDNN autotuning and compiled graphs need) and weights are not looked up again.
+
+    Holds no pixels: ``run`` is safe to call from several threads. Build it with ``prepare``.
+    """
+
+    def __init__(self, options: RestoreOptions):
+        self.options = options
+        self.device = resolve_device(options.device)
+        self._models: dict[str, LoadedModel] = {}
+        self._tiles: dict[tuple[int, int], tuple[int, int]] = {}
+        self._budget: int | None = None
+        self._lock = threading.Lock()
+
+    def model(self, role: str) -> LoadedModel:
+        """The super-resolution (``superres``) or colorization (``colorize``) model, loaded on first use."""
+        with self._lock:
+            if role not in self._models:
+                mid = self.options.model if role == "superres" else self.options.color_model
+                self._models[role] = load_model(mid, self.options.device, self.options.precision)
+            return self._models[role]
+
+    def tiles(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(tile, pieces per call) for a super-resolution input of ``size`` (H, W), planned once."""
+        with self._lock:
+            if size not in self._tiles:
+                if self._budget is None and self.device.type == "cuda":
+                    self._budget = gpu_budget(self.device)
+                model = self._models["superres"]
+                self._tiles[size] = plan_tiles(
+                    model.spec.architecture, model.scale, self.device, size, default=model.spec.tile,
+                    dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=self.options.tile,
+                    pad=self.options.tile_pad, budget=self._budget)
+            return self._tiles[size]
+
+    def run(self, x: torch.Tensor, *, alpha: torch.Tensor | None = None, progress: ProgressFn | None = None,
+            monochrome: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None, StageReport]:
+        """The stages on ``x`` (N, 3, H, W) float in [0, 1]; see ``restore_tensor``."""
+        f = _Frame(x.to(device=self.device, dtype=torch.float32), None, StageReport(device=str(self.device)))
+        if alpha is not None:
+            f.alpha = alpha.to(device=self.device, dtype=torch.float32)
+        if monochrome is None:
+            monochrome = self.options.colorize == "auto" and stages.is_monochrome(f.x[:1])
+        f.report.stages = _plan(self.options, monochrome)
+        bar = _Progress(progress, f.report.stages)
+        for name in f.report.stages:
+            step = bar.stage(name)
+            t0 = self._clock()
+            getattr(self, f"_{name}")(f, step)
+            f.report.seconds[name] = self._clock() - t0
+            step(1, 1)
+        if progress:
+            progress(1.0, "done")
+        return f.x, f.alpha, f.report
+
+    def _clock(self) -> float:
+        if self.device.type == "cuda":  # stage times include the GPU's queued work
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _denoise(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        f.x = stages.denoise(f.x, self.options.denoise)
+
+    def _superres(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        model = self.model("superres")
+        grow = model.scale ** (stages.plan_passes(model.scale, self.options.upscale) - 1)  # last pass's input
+        tile, pieces = self.tiles((f.x.shape[-2] * grow, f.x.shape[-1] * grow))
+        f.report.tile = tile
+        f.report.models["superres"] = model.spec.id
+        src = f.x * f.alpha if f.alpha is not None else f.x  # premultiplied: no dark fringe at edges
+        out = stages.superres(src, model, model.scale, self.options.upscale, tile=tile,
+                              pad=self.options.tile_pad, batch=pieces, progress=step)
+        if f.alpha is not None:
+            f.alpha = stages.resize(f.alpha, tuple(out.shape[-2:])).clamp_(0, 1)
+            out = torch.where(f.alpha > 1 / 255, out / f.alpha.clamp(min=1 / 255), out).clamp_(0, 1)
+        f.x = out
+
+    def _colorize(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        model = self.model("colorize")
+        f.report.models["colorize"] = model.spec.id
+        per_call = _COLOR_BATCH if self.device.type == "cuda" else 1  # a CPU gains nothing from batches
+        f.x = torch.cat([stages.colorize(f.x[i : i + per_call], model, model.spec.input_size or 512)
+                         for i in range(0, f.x.shape[0], per_call)])
+        f.report.colorized = True
+
+    def _sharpen(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        f.x = stages.sharpen(f.x, self.options.sharpen)
+
+
+def prepare(options: RestoreOptions | Restorer | None = None) -> Restorer:
+    """A ``Restorer`` for ``options`` (default options when None; a ``Restorer`` is returned as it is).
+
+    Raises ``OptionError`` when the device asked for does not exist.
+    """
+    if isinstance(options, Restorer):
+        return options
+    return Restorer(options or RestoreOptions())
+
+
 def restore_tensor(
     x: torch.Tensor,
-    options: RestoreOptions,
+    options: RestoreOptions | Restorer,
     *,
     alpha: torch.Tensor | None = None,
     progress: ProgressFn | None = None,
@@ -110,81 +222,9 @@ def restore_tensor(
     ``alpha`` (N, 1, H, W) is carried along: the super-resolution stage runs on premultiplied colour
     and the alpha plane is resized with it, so edges get no dark fringe. ``monochrome`` overrides the
     grayscale detection of ``colorize='auto'``. Returns (rgb, alpha, report), float32 on the device.
+    Raises ``OptionError``, the weight errors of ``load_model`` and ``OutOfMemoryError``.
     """
-    device = resolve_device(options.device)
-    report = StageReport(device=str(device))
-    x = x.to(device=device, dtype=torch.float32)
-    if alpha is not None:
-        alpha = alpha.to(device=device, dtype=torch.float32)
-    if monochrome is None:
-        monochrome = options.colorize == "auto" and stages.is_monochrome(x[:1])
-    plan = _plan(options, monochrome)
-    bar = _Progress(progress, plan)
-    report.stages = plan
-
-    def timed(name: str) -> Callable[[], None]:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-
-        def stop() -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            report.seconds[name] = time.perf_counter() - t0
-
-        return stop
-
-    if "denoise" in plan:
-        step = bar.stage("denoise")
-        stop = timed("denoise")
-        x = stages.denoise(x, options.denoise)
-        stop()
-        step(1, 1)
-
-    if "superres" in plan:
-        step = bar.stage("superres")
-        stop = timed("superres")
-        model = load_model(options.model, options.device, options.precision)
-        grow = model.scale ** (stages.plan_passes(model.scale, options.upscale) - 1)  # last pass's input
-        tile, pieces = plan_tiles(
-            model.spec.architecture, model.scale, device, (x.shape[-2] * grow, x.shape[-1] * grow),
-            default=model.spec.tile, dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=options.tile,
-        )
-        report.tile = tile
-        report.models["superres"] = model.spec.id
-        src = x * alpha if alpha is not None else x
-        out = stages.superres(
-            src, model, model.scale, options.upscale,
-            tile=tile, overlap=options.tile_overlap, batch=pieces, progress=step,
-        )
-        if alpha is not None:
-            alpha = stages.resize(alpha, tuple(out.shape[-2:])).clamp_(0, 1)
-            out = torch.where(alpha > 1 / 255, out / alpha.clamp(min=1 / 255), out).clamp_(0, 1)
-        x = out
-        stop()
-
-    if "colorize" in plan:
-        step = bar.stage("colorize")
-        stop = timed("colorize")
-        cmodel = load_model(options.color_model, options.device, options.precision)
-        report.models["colorize"] = cmodel.spec.id
-        per_call = _COLOR_BATCH if device.type == "cuda" else 1  # a CPU gains nothing from batches
-        x = torch.cat([stages.colorize(x[i : i + per_call], cmodel, cmodel.spec.input_size or 512)
-                       for i in range(0, x.shape[0], per_call)])
-        report.colorized = True
-        stop()
-        step(1, 1)
-
-    if "sharpen" in plan:
-        step = bar.stage("sharpen")
-        stop = timed("sharpen")
-        x = stages.sharpen(x, options.sharpen)
-        stop()
-        step(1, 1)
-
-    if progress:
-        progress(1.0, "done")
-    return x, alpha, report
+    return prepare(options).run(x, alpha=alpha, progress=progress, monochrome=monochrome)
 
 
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
@@ -198,44 +238,36 @@ def _to_array(t: torch.Tensor) -> np.ndarray:
 
 def restore_image(
     image: ImageInput | ImageData,
-    options: RestoreOptions | None = None,
+    options: RestoreOptions | Restorer | None = None,
     *,
     reference: ImageInput | ImageData | None = None,
     progress: ProgressFn | None = None,
 ) -> RestoreResult:
     """Restore one image (path, bytes, PIL image, array or ``ImageData``).
 
-    Returns a ``RestoreResult`` with the restored ``ImageData`` (alpha, bit depth, ICC and EXIF kept;
-    grayscale stays grayscale unless colorized) and its metrics. Raises ``ImageReadError``,
-    ``OptionError``, ``UnknownModelError``, ``WeightsUnavailableError``, ``ChecksumMismatchError``,
-    ``ModelLoadError`` or ``OutOfMemoryError``, each with a message naming the problem.
+    ``options`` may be a prepared ``Restorer`` (a batch passes one for all its images). Returns a
+    ``RestoreResult`` with the restored ``ImageData`` (alpha, bit depth, ICC and EXIF kept; grayscale
+    stays grayscale unless colorized) and its metrics. Raises ``ImageReadError``, ``OptionError``,
+    ``UnknownModelError``, ``WeightsUnavailableError``, ``ChecksumMismatchError``, ``ModelLoadError``
+    or ``OutOfMemoryError``, each with a message naming the problem.
     """
-    options = options or RestoreOptions()
+    restorer = prepare(options)
+    options = restorer.options
     src = image if isinstance(image, ImageData) else read_image(image)
     _check_output_size(src, options)
     t0 = time.perf_counter()
     alpha = _to_tensor(src.alpha) if src.alpha is not None else None
-    mono = src.grayscale or None
-    out, out_alpha, report = restore_tensor(
-        _to_tensor(src.pixels), options, alpha=alpha, progress=progress, monochrome=mono
-    )
+    out, out_alpha, report = restorer.run(_to_tensor(src.pixels), alpha=alpha, progress=progress,
+                                          monochrome=src.grayscale or None)
     pixels = np.clip(_to_array(out), 0, 1)
     new_alpha = _to_array(out_alpha)[..., 0] if out_alpha is not None else None
     report.seconds["total"] = time.perf_counter() - t0
-    result_img = replace(
-        src,
-        pixels=pixels,
-        alpha=new_alpha,
-        grayscale=src.grayscale and not report.colorized,
-    )
+    result_img = replace(src, pixels=pixels, alpha=new_alpha, grayscale=src.grayscale and not report.colorized)
     ref = None
     if reference is not None:
         ref = (reference if isinstance(reference, ImageData) else read_image(reference)).pixels
     m = metrics.compute(pixels, src.pixels, ref, report.seconds)
-    m["stages"] = report.stages
-    m["models"] = report.models
-    m["device"] = report.device
-    m["warnings"] = []
+    m.update(stages=report.stages, models=report.models, device=report.device, warnings=[])
     if src.frames > 1:
         hint = ("; to restore every frame, restore it as a video (the Video tab, or `restoration video`)"
                 if src.name.lower().endswith(".gif") else "")
@@ -262,18 +294,21 @@ def _check_output_size(src: ImageData, options: RestoreOptions) -> None:
 def restore_file(
     src: str | os.PathLike,
     dst: str | os.PathLike,
-    options: RestoreOptions | None = None,
+    options: RestoreOptions | Restorer | None = None,
     *,
     progress: ProgressFn | None = None,
 ) -> RestoreResult:
-    """Restore the image file ``src`` and write it to ``dst`` (format from ``options`` or the name)."""
-    options = options or RestoreOptions()
+    """Restore the image file ``src`` and write it to ``dst`` (format from ``options`` or the name).
+
+    Raises what ``restore_image`` raises, and ``ImageWriteError`` / ``OptionError`` for an output
+    that cannot be written (checked before the work).
+    """
     from .media import format_for
 
+    restorer = prepare(options)
+    options = restorer.options
     format_for(dst, options.output_format)  # fail on a bad output name before the work
-    result = restore_image(Path(src), options, progress=progress)
-    write_image(
-        result.image, dst, output_format=options.output_format, quality=options.quality,
-        record=result.record(),
-    )
+    result = restore_image(Path(src), restorer, progress=progress)
+    write_image(result.image, dst, output_format=options.output_format, quality=options.quality,
+                record=result.record())
     return result

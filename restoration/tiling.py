@@ -1,10 +1,10 @@
-"""Tiled inference for any model stage: overlap, blended seams, out-of-memory back-off.
+"""Tiled inference for any model stage: a kept core per tile, context cut away, out-of-memory back-off.
 
-``run_tiled(model, x, scale, tile, overlap)`` cuts ``x`` (N, C, H, W) into the fewest tiles of at most
-``tile`` pixels that overlap by at least ``overlap`` pixels (each no larger than that needs), runs
-``model`` on them (several at once when ``batch`` > 1), and blends the outputs: inside every overlap
-the outer quarter of each tile is ignored and the middle half cross-fades linearly, so the
-zero-padding artefacts at tile borders never reach the result and no seam shows. On a CUDA
+``run_tiled(model, x, scale, tile, pad)`` cuts ``x`` (N, C, H, W) into the fewest cores of at most
+``tile`` pixels. Each core goes to ``model`` inside a window with ``pad`` pixels of context on every
+side that has a neighbour (the window slides inward at the image's edges, so all windows have one
+shape and can share a call); the output keeps only the core. No kept pixel comes from near a window
+border, where the network sees zero padding, so no seam shows and nothing needs blending. On a CUDA
 out-of-memory error it goes one piece at a time, then halves the tile and does the image again;
 below ``MIN_TILE`` an ``OutOfMemoryError`` says what to try. ``plan_tiles`` picks the tile and the
 pieces per call on a GPU from a memory budget.
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 
 import torch
 
+from . import config
 from .errors import OutOfMemoryError
 
 log = logging.getLogger(__name__)
@@ -32,41 +32,28 @@ _BYTES_PER_PIXEL = {("ESRGAN", 4): 16000, ("ESRGAN", 2): 6000, ("ESRGAN", 1): 30
 _ALLOCATOR_MARGIN = 1.3
 _MAX_AUTO_TILE = 2048
 _MAX_BATCH = 16
-_DEFAULT_BUDGET_GB = 6.0
 _CPU_ACC_LIMIT = 2 << 30  # accumulate outputs larger than 2 GiB in host memory
 
 Progress = Callable[[int, int], None]
 
 
-def _layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
-    """Edge and origins of the tiles along one axis.
+def _layout(length: int, tile: int, pad: int) -> tuple[int, list[int], list[int]]:
+    """Windows along one axis: (edge, window starts, core cuts).
 
-    The fewest tiles of at most ``tile`` pixels whose neighbours overlap by at least ``overlap``, each
-    only as large as that needs (rounded up to a multiple of 8), spread evenly. A 600 px side with
-    512 px tiles and a 64 px overlap gets two 336 px tiles, not two 512 px ones that redo 70 % of it.
+    Window ``i`` covers ``[starts[i], starts[i] + edge)`` and keeps ``[cuts[i], cuts[i + 1])``. There
+    are as few windows as cores of at most ``tile`` allow; each is only as large as needed (a multiple
+    of 8 where the image allows, never over ``tile + 2 * pad``), and every cut lies in the middle of two
+    windows' overlap, so each kept pixel has at least ``pad`` pixels of context (the image's own edge
+    aside). A side of at most ``tile + 2 * pad`` is one window.
     """
-    if length <= tile:
-        return length, [0]
-    count = max(2, math.ceil((length - overlap) / max(1, tile - overlap)))
-    edge = math.ceil((length + (count - 1) * overlap) / count)
-    edge = min(tile, edge + (-edge) % 8)
-    return edge, [round(i * (length - edge) / (count - 1)) for i in range(count)]
-
-
-def _ramp(starts: list[int], size: int, index: int, scale: int, device: torch.device) -> torch.Tensor:
-    """1-D blending weights (length size*scale) of tile ``index`` along one axis."""
-    n = size * scale
-    w = torch.ones(n, device=device)
-    pos = torch.arange(n, device=device, dtype=torch.float32) + 0.5
-    if index > 0:  # overlap with the previous tile: [starts[i], prev_end)
-        ov = (starts[index - 1] + size - starts[index]) * scale
-        if ov > 0:
-            w = torch.minimum(w, ((pos - ov / 4) / (ov / 2)).clamp(0, 1))
-    if index < len(starts) - 1:  # overlap with the next tile: [next_start, end)
-        ov = (starts[index] + size - starts[index + 1]) * scale
-        if ov > 0:
-            w = torch.minimum(w, (((n - pos) - ov / 4) / (ov / 2)).clamp(0, 1))
-    return w
+    if length <= tile + 2 * pad:
+        return length, [0], [0, length]
+    count = max(2, math.ceil((length - 2 * pad) / tile))
+    edge = math.ceil((length + (count - 1) * 2 * pad) / count)
+    edge = min(tile + 2 * pad, length, edge + (-edge) % 8)
+    starts = [round(i * (length - edge) / (count - 1)) for i in range(count)]
+    cuts = [0, *((a + edge + b) // 2 for a, b in zip(starts, starts[1:])), length]
+    return edge, starts, cuts
 
 
 def gpu_budget(device: torch.device) -> int:
@@ -76,12 +63,7 @@ def gpu_budget(device: torch.device) -> int:
     4000x3000 photo at x4 stays within about 8 GB whatever the card, and other programs keep theirs.
     """
     free, _ = torch.cuda.mem_get_info(device)
-    try:
-        cap = float(os.environ.get("RESTORATION_GPU_MEMORY_GB", _DEFAULT_BUDGET_GB))
-    except ValueError:
-        cap = _DEFAULT_BUDGET_GB
-    if not cap > 0:
-        cap = _DEFAULT_BUDGET_GB
+    cap = config.get("RESTORATION_GPU_MEMORY_GB")
     return int(min(free * 0.5, cap * 2**30))
 
 
@@ -93,22 +75,24 @@ def bytes_per_pixel(architecture: str, scale: int, dtype_bytes: int) -> float:
 
 def plan_tiles(
     architecture: str, scale: int, device: torch.device, size: tuple[int, int], *,
-    default: int, dtype_bytes: int = 2, tile: int = 0,
+    default: int, dtype_bytes: int = 2, tile: int = 0, pad: int = 0, budget: int | None = None,
 ) -> tuple[int, int]:
-    """(tile edge, pieces per call) for an image of ``size`` (H, W) on ``device``.
+    """(tile core edge, pieces per call) for an image of ``size`` (H, W) on ``device``.
 
-    On CUDA the tile is the largest square whose activations fit ``gpu_budget`` (``tile`` if given),
-    and as many pieces (tiles, or whole frames when they fit) go into one call as the budget holds.
-    Elsewhere: ``tile`` or the model's ``default``, one piece at a time.
+    On CUDA the window (core plus ``pad`` on each side) is the largest square whose activations fit
+    ``budget`` (default ``gpu_budget``; ``tile`` if given), and as many pieces (windows, or whole frames
+    when they fit) go into one call as the budget holds. Elsewhere: ``tile`` or the model's
+    ``default``, one piece at a time.
     """
     if device.type != "cuda":
         return (tile or default), 1
-    budget = gpu_budget(device)
+    budget = gpu_budget(device) if budget is None else budget
     per_px = bytes_per_pixel(architecture, scale, dtype_bytes)
     if not tile:
         edge = int(math.sqrt(budget / per_px))
-        tile = max(MIN_TILE, min(_MAX_AUTO_TILE, edge // 8 * 8))
-    piece = min(tile, size[0]) * min(tile, size[1])
+        tile = max(MIN_TILE, min(_MAX_AUTO_TILE, (edge - 2 * pad) // 8 * 8))
+    window = tile + 2 * pad
+    piece = min(window, size[0]) * min(window, size[1])
     return tile, max(1, min(_MAX_BATCH, int(budget // (piece * per_px))))
 
 
@@ -117,24 +101,25 @@ def run_tiled(
     x: torch.Tensor,
     scale: int,
     tile: int,
-    overlap: int = 32,
+    pad: int = 32,
     *,
     batch: int = 1,
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """``model`` applied to ``x`` (N, C, H, W) tile by tile; returns (N, C', H*scale, W*scale).
 
+    ``tile`` is the edge of the kept core, ``pad`` the context around it (see the module's doc);
     ``tile`` 0 runs the whole image at once (and falls back to tiles if that runs out of memory).
-    ``batch`` is how many pieces go into one call: whole images of ``x`` when they fit in a tile,
-    else tiles (each carrying all N images). Out of memory, it first goes one piece at a time, then
-    halves the tile.
+    ``batch`` is how many pieces go into one call: whole images of ``x`` when they fit in one window,
+    else windows (each carrying all N images). Out of memory, it first goes one piece at a time, then
+    halves the tile. Raises ``OutOfMemoryError`` when even ``MIN_TILE`` does not fit.
     """
     _, _, h, w = x.shape
     while True:
         try:
-            if tile <= 0 or (h <= tile and w <= tile):
+            if tile <= 0 or (h <= tile + 2 * pad and w <= tile + 2 * pad):
                 return _whole_pass(model, x, batch, progress)
-            return _tiled_pass(model, x, scale, tile, overlap, batch, progress)
+            return _tiled_pass(model, x, scale, tile, pad, batch, progress)
         except torch.OutOfMemoryError:
             if x.is_cuda:
                 torch.cuda.empty_cache()
@@ -172,44 +157,28 @@ def _tiled_pass(
     x: torch.Tensor,
     scale: int,
     tile: int,
-    overlap: int,
+    pad: int,
     batch: int,
     progress: Progress | None,
 ) -> torch.Tensor:
     n, _, h, w = x.shape
-    overlap = min(overlap, tile // 2)
-    th, ys = _layout(h, tile, overlap)
-    tw, xs = _layout(w, tile, overlap)
+    th, ys, cy = _layout(h, tile, pad)
+    tw, xs, cx = _layout(w, tile, pad)
     boxes = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
-    per_call = max(1, batch // n)  # each tile carries all n images
+    per_call = max(1, batch // n)  # each window carries all n images
     out: torch.Tensor | None = None
-    wsum: torch.Tensor | None = None
-    done = 0
     for b0 in range(0, len(boxes), per_call):
         group = boxes[b0 : b0 + per_call]
-        tiles = torch.cat(
-            [x[:, :, ys[iy] : ys[iy] + th, xs[ix] : xs[ix] + tw] for iy, ix in group], dim=0
-        )
-        res = model(tiles)
-        if out is None:
-            c = res.shape[1]
-            acc_dev = x.device
-            if n * c * h * w * scale * scale * 4 > _CPU_ACC_LIMIT:
-                acc_dev = torch.device("cpu")
-            out = torch.zeros(n, c, h * scale, w * scale, device=acc_dev)
-            wsum = torch.zeros(1, 1, h * scale, w * scale, device=acc_dev)
-        assert wsum is not None
-        res = res.to(out.device)
+        windows = torch.cat([x[:, :, ys[iy] : ys[iy] + th, xs[ix] : xs[ix] + tw] for iy, ix in group])
+        res = model(windows)
+        if out is None:  # outputs over 2 GiB are gathered in host memory
+            big = n * res.shape[1] * h * w * scale * scale * 4 > _CPU_ACC_LIMIT
+            out = torch.empty(n, res.shape[1], h * scale, w * scale, device="cpu" if big else x.device)
         for k, (iy, ix) in enumerate(group):
-            wy = _ramp(ys, th, iy, scale, out.device)
-            wx = _ramp(xs, tw, ix, scale, out.device)
-            wt = (wy[:, None] * wx[None, :])[None, None]
-            y0, x0 = ys[iy] * scale, xs[ix] * scale
-            sl = (slice(None), slice(None), slice(y0, y0 + th * scale), slice(x0, x0 + tw * scale))
-            out[sl] += res[k * n : (k + 1) * n] * wt
-            wsum[sl] += wt
-            done += 1
+            y0, y1, x0, x1 = cy[iy] * scale, cy[iy + 1] * scale, cx[ix] * scale, cx[ix + 1] * scale
+            oy, ox = ys[iy] * scale, xs[ix] * scale
+            out[:, :, y0:y1, x0:x1] = res[k * n : (k + 1) * n, :, y0 - oy : y1 - oy, x0 - ox : x1 - ox]
             if progress:
-                progress(done, len(boxes))
-    assert out is not None and wsum is not None
-    return out / wsum.clamp(min=1e-8)
+                progress(b0 + k + 1, len(boxes))
+    assert out is not None
+    return out

@@ -33,82 +33,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, metrics
+from . import metrics
+from ._version import __version__
 from .color import lab_to_rgb, rgb_to_lab
-from .errors import OptionError, RestorationError
+from .errors import Cancelled, OptionError, RestorationError, VideoReadError, VideoWriteError
 from .media import max_pixels
 from .models import resolve_device
-from .options import RestoreOptions
+from .options import CODECS, RestoreOptions, VideoOptions
 from .pipeline import restore_tensor
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
-# codec id -> (encoder, pixel format, containers it may go in)
-CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "h264": ("libx264", "yuv420p", (".mp4", ".mkv", ".mov")),
-    "h265": ("libx265", "yuv420p", (".mp4", ".mkv", ".mov")),
-    "vp9": ("libvpx-vp9", "yuv420p", (".webm", ".mkv", ".mp4")),
-    "ffv1": ("ffv1", "yuv444p", (".mkv",)),
-    "png": ("png", "rgb24", (".mov",)),
-}
 EVEN_ONLY = ("h264", "h265")  # codecs whose 4:2:0 output needs an even width and height
-
-
-def default_suffix(codec: str) -> str:
-    """The file extension a ``codec``'s output gets when the user names no file (its first container)."""
-    return CODECS[codec][2][0]
-
-
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv",
                     ".flv", ".gif")
-DEFAULT_MAX_FRAMES = 1_000_000
-
-
-class VideoReadError(RestorationError, ValueError):
-    """An input is not a readable video: missing, empty, truncated, no video stream, no frames."""
-
-
-class VideoWriteError(RestorationError, OSError):
-    """The output video could not be written."""
-
-
-class Cancelled(RestorationError):
-    """The job was cancelled; finished segments are kept so a rerun resumes."""
-
-
-@dataclass(frozen=True)
-class VideoOptions:
-    """How the output is encoded and how the work is cut.
-
-    ``codec``: h264 (default), h265, vp9, ffv1 (lossless, .mkv) or png (lossless, .mov). ``crf``: quality for the lossy
-    codecs (0-51, lower is better; 18 is visually lossless for H.264). ``speed``: the x264/x265 preset.
-    ``batch``: frames per pass through the stages. ``segment_seconds``: resume granularity.
-    ``stabilize``: temporal smoothing of chroma (colorized video) and of static luma (denoised video).
-    """
-
-    codec: str = "h264"
-    crf: int = 18
-    speed: str = "medium"
-    batch: int = 4
-    segment_seconds: float = 10.0
-    stabilize: bool = True
-
-    def __post_init__(self) -> None:
-        if self.codec not in CODECS:
-            raise OptionError(f"codec={self.codec!r} is not one of {', '.join(CODECS)}")
-        if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
-            raise OptionError(f"crf={self.crf!r} must be an integer from 0 to 51")
-        speeds = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-                  "veryslow")
-        if self.speed not in speeds:
-            raise OptionError(f"speed={self.speed!r} is not one of {', '.join(speeds)}")
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or not 1 <= self.batch <= 64:
-            raise OptionError(f"batch={self.batch!r} must be an integer from 1 to 64")
-        s = self.segment_seconds
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or not 0.5 <= s <= 3600:
-            raise OptionError(f"segment_seconds={s!r} must be a number from 0.5 to 3600")
 
 
 @dataclass

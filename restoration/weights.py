@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from . import config
 from .catalog import ModelSpec, get_spec
 from .errors import ChecksumMismatchError, WeightsUnavailableError
 
 log = logging.getLogger(__name__)
 
 Source = Literal["local", "cache", "download"]
-_TRUE = {"1", "true", "yes", "on"}
 _RECORD_NAME = "restoration-sha256.json"
 _lock = threading.Lock()
 _hash_memo: dict[tuple[str, int, int], str] = {}
@@ -46,26 +46,26 @@ class ResolvedWeights:
 
 
 def models_dir() -> Path | None:
-    value = os.environ.get("RESTORATION_MODELS_DIR", "").strip()
-    return Path(value).expanduser() if value else None
+    """``RESTORATION_MODELS_DIR``, or None when unset."""
+    return config.get("RESTORATION_MODELS_DIR")
 
 
 def cache_home() -> Path:
     """The user's cache folder: ``XDG_CACHE_HOME``, else ``~/.cache``."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return config.get("XDG_CACHE_HOME") or Path.home() / ".cache"
 
 
 def hub_cache_dir() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    """``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
+    if config.get("HF_HUB_CACHE"):
+        return config.get("HF_HUB_CACHE")
+    if config.get("HF_HOME"):
+        return config.get("HF_HOME") / "hub"
     return cache_home() / "huggingface" / "hub"
 
 
 def is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    return bool(config.get("HF_HUB_OFFLINE"))
 
 
 def sha256_file(path: Path) -> str:
@@ -206,7 +206,7 @@ def download(model_id: str, *, force: bool = False) -> Path:
                 spec.filename,
                 revision=spec.revision,
                 cache_dir=hub_cache_dir(),
-                token=os.environ.get("HF_TOKEN") or None,
+                token=config.get("HF_TOKEN"),
                 force_download=force,
             )
         )

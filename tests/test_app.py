@@ -145,12 +145,12 @@ def test_client_command_line(server, png, tmp_path, capsys):
 def test_restore_video_through_both_clients(server, tmp_path):
     from gradio_client import Client, handle_file
 
-    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+    from client.endpoints import OPTION_PARAMS
 
     from .test_video import audio_payload, make_clip
 
     src = make_clip(tmp_path / "clip.mp4", n=8)
-    opts = {**OPTION_DEFAULTS, **FAST, "upscale": 2}
+    opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 2}
     raw = Client(server, verbose=False).predict(
         handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 20,
         api_name="/restore_video",
@@ -179,12 +179,12 @@ def test_cancelled_video_job_stops_and_cleans_up(server, tmp_path):
 
     from gradio_client import Client, handle_file
 
-    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+    from client.endpoints import OPTION_PARAMS
 
     from .test_video import make_clip
 
     src = make_clip(tmp_path / "long.mp4", w=96, h=64, n=240, audio=False)
-    opts = {**OPTION_DEFAULTS, **FAST, "upscale": 4, "denoise": 10}
+    opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 4, "denoise": 10}
     job = Client(server, verbose=False).submit(
         handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 18,
         api_name="/restore_video",
@@ -199,5 +199,5 @@ def test_cancelled_video_job_stops_and_cleans_up(server, tmp_path):
     while any(t.name == "video-job" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the video work kept running after the cancel"
         time.sleep(0.2)
-    assert not list(app.OUTPUT_ROOT.glob("*/.long_restored.mp4.parts"))
-    assert not list(app.OUTPUT_ROOT.glob("*/long_restored.mp4"))
+    assert not list(app.settings().output_root.glob("*/.long_restored.mp4.parts"))
+    assert not list(app.settings().output_root.glob("*/long_restored.mp4"))

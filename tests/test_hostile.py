@@ -49,7 +49,7 @@ def _unpack_dirs() -> set[Path]:
 
 
 def _job_dirs() -> set[Path]:
-    return set(app.OUTPUT_ROOT.iterdir()) if app.OUTPUT_ROOT.exists() else set()
+    return set(app.settings().output_root.iterdir()) if app.settings().output_root.exists() else set()
 
 
 @pytest.fixture(autouse=True)
@@ -307,7 +307,7 @@ def test_zip_app(case, server, tmp_path):
             if name.startswith("/"):
                 assert not Path(name).exists()
             else:
-                assert not (app.OUTPUT_ROOT.parent / name).exists()
-                assert all("restored" in p.relative_to(app.OUTPUT_ROOT).parts
-                           for p in app.OUTPUT_ROOT.rglob(name))
+                assert not (app.settings().output_root.parent / name).exists()
+                assert all("restored" in p.relative_to(app.settings().output_root).parts
+                           for p in app.settings().output_root.rglob(name))
         _normal_request_works(c, tmp_path)

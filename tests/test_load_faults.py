@@ -89,7 +89,7 @@ def _request_image(folder: Path, i: int) -> tuple[Path, tuple[int, int], int]:
 def test_load_many_clients_queue_full_and_memory_returns(app_process, tmp_path):
     from gradio_client import Client, handle_file
 
-    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+    from client.endpoints import OPTION_PARAMS
 
     url, pid = app_process
     clients = [Client(url, verbose=False) for _ in range(6)]
@@ -97,7 +97,7 @@ def test_load_many_clients_queue_full_and_memory_returns(app_process, tmp_path):
     def submit(c, i: int):
         path, size, level = _request_image(tmp_path, i)
         up = 0 if i % 2 else 2  # odd requests: no stage runs, so the pixels must come back exactly
-        opts = {**OPTION_DEFAULTS, **FAST, "upscale": up}
+        opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": up}
         job = c.submit(handle_file(str(path)), *[opts[k] for k in OPTION_PARAMS], api_name="/restore_image")
         return i, size, level, up, job
 
@@ -252,8 +252,8 @@ def test_client_that_disconnects_mid_job_stops_the_work(server, tmp_path, route)
     while _video_job_threads():
         assert time.monotonic() < deadline, "the video work kept running after the client left"
         time.sleep(0.2)
-    assert not list(app.OUTPUT_ROOT.glob("*/long_restored.mp4"))
-    assert not list(app.OUTPUT_ROOT.glob("*/.long_restored.mp4.*"))
+    assert not list(app.settings().output_root.glob("*/long_restored.mp4"))
+    assert not list(app.settings().output_root.glob("*/.long_restored.mp4.*"))
 
 
 def test_video_job_killed_mid_way_resumes_and_never_leaves_a_truncated_file(tmp_path, tiny_models_dir):
@@ -306,8 +306,8 @@ def test_file_routes_serve_only_the_apps_outputs(server, tmp_path, photo):
     secret = tmp_path / "secret.png"
     Image.fromarray(photo).save(secret)
     source = str(Path(app.__file__).resolve())
-    targets = ["/etc/passwd", source, str(secret), f"{app.OUTPUT_ROOT}/../{secret.name}",
-               f"{app.OUTPUT_ROOT}/../../etc/passwd", "../../../../etc/passwd"]
+    targets = ["/etc/passwd", source, str(secret), f"{app.settings().output_root}/../{secret.name}",
+               f"{app.settings().output_root}/../../etc/passwd", "../../../../etc/passwd"]
     for t in targets:
         for route in (f"gradio_api/file={t}", f"gradio_api/file={urllib.parse.quote(t, safe='')}",
                       f"file={t}"):
@@ -317,13 +317,13 @@ def test_file_routes_serve_only_the_apps_outputs(server, tmp_path, photo):
     # what a request produced is served (gradio hands it out from its own cache)
     import httpx
 
-    from client.endpoints import OPTION_DEFAULTS, OPTION_PARAMS
+    from client.endpoints import OPTION_PARAMS
 
     from .test_hostile import _raw_call
 
     with httpx.Client(timeout=60) as http:
         up = http.post(f"{server}gradio_api/upload", files={"files": ("mine.png", secret.read_bytes())}).json()[0]
-        opts = {**OPTION_DEFAULTS, **FAST, "upscale": 2}
+        opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 2}
         event, data = _raw_call(http, server, "/restore_image",
                                 [{"path": up, "meta": {"_type": "gradio.FileData"}}, *[opts[k] for k in OPTION_PARAMS]])
         assert event == "complete"

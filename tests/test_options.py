@@ -21,7 +21,7 @@ from restoration import PRESETS, OptionError, RestoreOptions
         ("device", "tpu", "device='tpu' is not valid"),
         ("tile", 16, "tile=16 is too small"),
         ("tile", 1.5, "tile=1.5 must be a whole number"),
-        ("tile_overlap", 300, "tile_overlap=300 is out of range: allowed 0 to 256"),
+        ("tile_pad", 300, "tile_pad=300 is out of range: allowed 0 to 256"),
         ("quality", 0, "quality=0 is out of range"),
         ("output_format", "gif", "output_format='gif' is not supported"),
         ("model", "nope", "model: unknown model 'nope'"),

@@ -37,7 +37,7 @@ def small_photo():
 def test_tiles_match_the_whole_image_with_trained_x4plus(real_models, small_photo):
     opts = RestoreOptions(upscale=4, colorize="off", tile=0)
     whole = restore_image(small_photo, opts).image.pixels
-    tiled = restore_image(small_photo, opts.with_(tile=64, tile_overlap=32)).image.pixels
+    tiled = restore_image(small_photo, opts.with_(tile=64, tile_pad=32)).image.pixels
     assert compare(tiled, whole)["psnr"] > 40
 
 

@@ -38,7 +38,7 @@ def superres(
     target: float,
     *,
     tile: int,
-    overlap: int,
+    pad: int,
     batch: int = 1,
     progress: Progress | None = None,
 ) -> torch.Tensor:
@@ -52,5 +52,5 @@ def superres(
             if progress:
                 progress(p * total + done, passes * total)
 
-        out = run_tiled(model, out, native, tile, overlap, batch=batch, progress=step)
+        out = run_tiled(model, out, native, tile, pad, batch=batch, progress=step)
     return resize(out, size)

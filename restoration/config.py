@@ -1,0 +1,130 @@
+"""Every environment setting, listed once with its default and meaning, read by one set of helpers.
+
+``get(name)`` reads the variable at each call (so a process or a test may change it between calls)
+and parses it by its kind; a value that cannot be used raises ``ConfigError`` naming the variable,
+the value and what is expected, never a bare traceback. README's settings table is checked against
+``SETTINGS`` by a test. Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+Kind = Literal["int", "float", "flag", "path", "text"]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its ``kind``, ``default`` (None: unset means "not used") and the
+    smallest value allowed for numbers."""
+
+    name: str
+    kind: Kind
+    default: Any
+    meaning: str
+    minimum: float | None = None
+    group: str = "library"
+
+
+_S = Setting
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    # where weights come from
+    _S("RESTORATION_MODELS_DIR", "path", None, "a folder of your own weights, tried first: `<model id>.safetensors`, "
+       "`<model id>.pth` or the upstream file name (e.g. `RealESRGAN_x4plus.pth`)"),
+    _S("HF_HUB_OFFLINE", "flag", False, "never touch the network: only the local folder and the Hub cache"),
+    _S("HF_TOKEN", "text", None, "Hugging Face token, for gated or private repositories"),
+    _S("HF_HOME", "path", None, "Hugging Face home; the Hub cache is its `hub` folder"),
+    _S("HF_HUB_CACHE", "path", None, "the Hub cache itself (default `$HF_HOME/hub`, else "
+       "`~/.cache/huggingface/hub`)"),
+    _S("XDG_CACHE_HOME", "path", None, "the user's cache folder (default `~/.cache`)"),
+    # limits of the library
+    _S("RESTORATION_MAX_PIXELS", "int", 100_000_000, "largest image (or video frame) accepted, in or out, "
+       "in pixels", 1),
+    _S("RESTORATION_MAX_ARCHIVE_FILES", "int", 1000, "images taken from one zip", 1),
+    _S("RESTORATION_MAX_ARCHIVE_MB", "int", 2048, "uncompressed size read from one zip, in MiB", 1),
+    # speed on a GPU
+    _S("RESTORATION_GPU_MEMORY_GB", "float", 6.0, "activation memory one stage plans for on a GPU (never "
+       "more than half the free memory); lower it to share the card", 0.25),
+    _S("RESTORATION_COMPILE", "flag", False, "compile the super-resolution networks with `torch.compile` "
+       "at first use (needs a C compiler)"),
+    _S("RESTORATION_COMPILE_CACHE", "path", None, "where compiled kernels are kept between runs (default "
+       "`~/.cache/restoration/torch-compile`)"),
+    _S("RESTORATION_CUDNN_BENCHMARK", "flag", True, "cuDNN's algorithm search on CUDA; 0 turns it off"),
+    # the app
+    _S("GRADIO_SERVER_NAME", "text", "127.0.0.1", "address the app listens on (0.0.0.0: every interface)",
+       group="app"),
+    _S("GRADIO_SERVER_PORT", "int", 7860, "port the app listens on", 1, group="app"),
+    _S("RESTORATION_CONCURRENCY", "int", 1, "restore jobs running at once", 1, group="app"),
+    _S("RESTORATION_QUEUE_SIZE", "int", 32, "requests waiting at most; more get \"queue full\"", 1, group="app"),
+    _S("RESTORATION_MAX_UPLOAD_MB", "int", 50, "largest image or batch file, in MB", 1, group="app"),
+    _S("RESTORATION_MAX_VIDEO_MB", "int", 500, "largest video, in MB", 1, group="app"),
+    _S("RESTORATION_MAX_BATCH_FILES", "int", 200, "images per batch (after unzipping)", 1, group="app"),
+    _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
+       group="app"),
+    _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),
+)}
+
+
+def _expected(s: Setting) -> str:
+    floor = f" of at least {s.minimum:g}" if s.minimum is not None else ""
+    return {"int": f"a whole number{floor}", "float": f"a number{floor}", "flag": "1/true/yes/on or 0/false/no/off",
+            "path": "a folder path", "text": "text"}[s.kind]
+
+
+def get(name: str) -> Any:
+    """The value of the setting ``name``: parsed from the environment, else its default.
+
+    Raises ``ConfigError`` ("RESTORATION_QUEUE_SIZE='abc' is not valid: expected a whole number of at
+    least 1 (default 32)") for a value that cannot be used, and ``KeyError`` for a name not in
+    ``SETTINGS`` (a programming error).
+    """
+    s = SETTINGS[name]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return s.default
+    try:
+        value = _parse(s, raw)
+    except ValueError:
+        default = "unset" if s.default is None else repr(s.default)
+        raise ConfigError(f"{name}={raw!r} is not valid: expected {_expected(s)} (default {default}); "
+                          f"fix or unset it") from None
+    return value
+
+
+def _parse(s: Setting, raw: str) -> Any:
+    if s.kind == "flag":
+        low = raw.lower()
+        if low in _TRUE | _FALSE:
+            return low in _TRUE
+        raise ValueError(raw)
+    if s.kind == "path":
+        return Path(raw).expanduser()
+    if s.kind == "text":
+        return raw
+    value = int(raw) if s.kind == "int" else float(raw)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(raw)
+    if s.minimum is not None and value < s.minimum:
+        raise ValueError(raw)
+    return value
+
+
+def check_all(group: str | None = None) -> None:
+    """Parse every setting (of ``group``) once, so a bad value stops a program at its start with one
+    clear ``ConfigError`` instead of failing later in the middle of a job."""
+    for name, s in SETTINGS.items():
+        if group is None or s.group == group:
+            get(name)
+
+
+def output_root() -> Path:
+    """The app's results folder: ``RESTORATION_OUTPUT_DIR``, else a new temporary folder."""
+    return get("RESTORATION_OUTPUT_DIR") or Path(tempfile.mkdtemp(prefix="restoration-app-"))

@@ -1,0 +1,139 @@
+"""One rule on every surface: a preset first, then only the values the caller gave.
+
+Through the real app on loopback (typed client, raw gradio_client, the client's command line) and the
+library's command line: each preset gives its own scale, stages and model; an explicit value beats it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from client import RestorationClient
+from restoration.options import PRESETS, RestoreOptions, build_options
+
+from .test_video import make_clip
+
+
+def _stages(opts: RestoreOptions, monochrome: bool = False) -> list[str]:
+    stages = []
+    if opts.denoise > 0:
+        stages.append("denoise")
+    if opts.upscale > 0:
+        stages.append("superres")
+    if opts.colorize == "on" or (opts.colorize == "auto" and monochrome):
+        stages.append("colorize")
+    if opts.sharpen > 0:
+        stages.append("sharpen")
+    return stages
+
+
+@pytest.fixture()
+def png(tmp_path: Path, photo) -> Path:
+    p = tmp_path / "photo.png"
+    Image.fromarray(photo).save(p)  # 64x48, colour
+    return p
+
+
+def test_the_builder_applies_only_the_values_given():
+    digital = PRESETS["digital"]
+    assert build_options("digital") == digital
+    assert build_options("digital", upscale=None, sharpen=None) == digital  # None = not given
+    mixed = build_options("digital", upscale=3, sharpen=0)
+    assert (mixed.upscale, mixed.sharpen, mixed.denoise, mixed.model) == (3.0, 0.0, digital.denoise, digital.model)
+    assert build_options(None, denoise=5) == RestoreOptions(denoise=5)
+    assert build_options("none") == build_options("") == RestoreOptions()
+    assert RestoreOptions.from_dict({"preset": "anime", "upscale": 2}) == PRESETS["anime"].with_(upscale=2)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_each_preset_through_the_typed_client(server, png, tmp_path, preset):
+    p = PRESETS[preset]
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(png, preset=preset)
+    assert r.metrics["size_out"] == [round(64 * p.upscale), round(48 * p.upscale)]
+    assert Image.open(r.path).size == (round(64 * p.upscale), round(48 * p.upscale))
+    assert r.metrics["stages"] == _stages(p)
+    assert r.metrics["models"]["superres"] == p.model
+
+
+def test_an_explicit_value_beats_the_preset_through_the_client(server, png, tmp_path):
+    digital = PRESETS["digital"]
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(png, preset="digital", upscale=3, sharpen=0, model="realesr-general-x4v3")
+    assert r.metrics["size_out"] == [192, 144]
+    assert r.metrics["stages"] == _stages(digital.with_(sharpen=0))  # the preset's denoise stays
+    assert r.metrics["models"]["superres"] == "realesr-general-x4v3"
+
+
+def test_raw_gradio_client_leaving_options_out_gets_the_preset(server, png):
+    from gradio_client import Client, handle_file
+
+    c = Client(server, verbose=False)
+    _, out, metrics = c.predict(handle_file(str(png)), preset="digital", api_name="/restore_image")
+    assert metrics["size_out"] == [128, 96] and metrics["models"]["superres"] == "realesrgan-x2plus"
+    assert Image.open(out).format == "PNG"  # the app writes PNG when no format is given
+    params = {p["parameter_name"]: p for p in
+              c.view_api(return_format="dict", print_info=False)["named_endpoints"]["/restore_image"]["parameters"]}
+    for name in ("upscale", "model", "denoise", "colorize", "color_model", "sharpen"):
+        assert params[name]["parameter_has_default"] and params[name]["parameter_default"] is None, name
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_each_preset_through_the_video_endpoint(server, tmp_path, preset):
+    p = PRESETS[preset]
+    src = make_clip(tmp_path / "clip.mp4", w=48, h=32, n=4, audio=False)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_video(src, preset=preset)
+    assert r.metrics["size_out"] == [round(48 * p.upscale), round(32 * p.upscale)]
+    assert sorted(r.metrics["seconds"]) == sorted(_stages(p)) and r.metrics["frames"] == 4
+
+
+def test_video_explicit_values_beat_the_preset(server, tmp_path):
+    src = make_clip(tmp_path / "clip.mp4", w=48, h=32, n=4, audio=False)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_video(src, preset="video", upscale=1, denoise=0, codec="vp9")
+    assert r.metrics["size_out"] == [48, 32] and r.path.suffix == ".webm"
+    assert "denoise" not in r.metrics["seconds"] and "sharpen" in r.metrics["seconds"]
+
+
+def test_client_command_line_sends_only_what_was_given(server, png, tmp_path, capsys):
+    from client.__main__ import main as client_main
+
+    out = tmp_path / "out.png"
+    assert client_main([server, "image", str(png), "-o", str(out), "--preset", "digital", "--json"]) == 0
+    import json
+
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["size_out"] == [128, 96] and metrics["stages"] == _stages(PRESETS["digital"])
+    assert client_main([server, "image", str(png), "-o", str(out), "--preset", "anime", "--upscale", "2"]) == 0
+    assert Image.open(out).size == (128, 96)
+
+
+def test_library_command_line_preset_and_override(png, tmp_path, capsys):
+    import json
+
+    from restoration.cli import main
+
+    out = tmp_path / "out.png"
+    assert main(["image", str(png), "-o", str(out), "--preset", "digital", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["size_out"] == [128, 96] and m["stages"] == _stages(PRESETS["digital"])
+    assert main(["image", str(png), "-o", str(out), "--preset", "digital", "--upscale", "1", "--denoise", "0",
+                 "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["size_out"] == [64, 48] and m["stages"] == ["superres", "sharpen"]
+
+
+def test_importing_the_client_leaves_torch_out(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, client, restoration, restoration.options, restoration.config\n"
+            "heavy = [m for m in ('torch', 'numpy', 'spandrel', 'cv2', 'gradio') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "assert restoration.__version__ and restoration.options.FIELDS['upscale'].hi == 8\n")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=120)
