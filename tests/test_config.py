@@ -74,4 +74,4 @@ def test_readme_settings_table_lists_exactly_the_settings():
     assert set(documented) == set(config.SETTINGS)
     for name, s in config.SETTINGS.items():  # the default column says the same as the code
         if s.default is not None and s.kind in ("int", "float"):
-            assert f"{s.default:g}" == documented[name].replace(",", ""), name
+            assert float(documented[name].replace(",", "")) == s.default, name
