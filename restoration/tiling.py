@@ -112,7 +112,8 @@ def run_tiled(
     ``tile`` 0 runs the whole image at once (and falls back to tiles if that runs out of memory).
     ``batch`` is how many pieces go into one call: whole images of ``x`` when they fit in one window,
     else windows (each carrying all N images). Out of memory, it first goes one piece at a time, then
-    halves the tile. Raises ``OutOfMemoryError`` when even ``MIN_TILE`` does not fit.
+    halves the tile, then the context. Raises ``OutOfMemoryError`` when even ``MIN_TILE`` with no
+    context does not fit.
     """
     _, _, h, w = x.shape
     while True:
@@ -127,15 +128,25 @@ def run_tiled(
                 log.warning("out of memory with %d pieces per call; retrying one at a time", batch)
                 batch = 1
                 continue
-            current = max(h, w) if tile <= 0 else tile
-            new = max(current // 2, MIN_TILE)
-            if current <= MIN_TILE:
-                raise OutOfMemoryError(
-                    f"out of GPU memory on a {w}x{h} image even with {MIN_TILE}px tiles: close other "
-                    "GPU programs, use a smaller image or upscale, or run with device='cpu'"
-                ) from None
-            log.warning("out of memory with tile=%s; retrying with tile=%s", tile or "whole", new)
-            tile = new
+            tile, pad = _smaller(tile, pad, h, w)
+
+
+def _smaller(tile: int, pad: int, h: int, w: int) -> tuple[int, int]:
+    """The next (tile, pad) to try after running out of memory: half the tile down to ``MIN_TILE``,
+    then half the context (seams may start to show, so it says so), then ``OutOfMemoryError``."""
+    current = max(h, w) if tile <= 0 else tile
+    if current > MIN_TILE:
+        new = max(current // 2, MIN_TILE)
+        log.warning("out of memory with tile=%s; retrying with tile=%s", tile or "whole", new)
+        return new, pad
+    if pad > 0:
+        log.warning("out of memory with %d px tiles and %d px of context; retrying with %d px of context "
+                    "(tile seams may show)", MIN_TILE, pad, pad // 2)
+        return MIN_TILE, pad // 2
+    raise OutOfMemoryError(
+        f"out of GPU memory on a {w}x{h} image even with {MIN_TILE}px tiles: close other "
+        "GPU programs, use a smaller image or upscale, or run with device='cpu'"
+    ) from None
 
 
 def _whole_pass(

@@ -1,0 +1,249 @@
+"""``restore_video``: one video through the image stages, streamed, resumable, audio kept.
+
+Decoding (``FrameReader``), the stages (this thread) and encoding (``SegmentWriter``) run in three
+threads joined by small bounded queues, so memory stays bounded whatever the length. Frames go through
+one prepared ``Restorer`` in batches: models are resolved and tiles planned once for the whole video.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import metrics
+from ..errors import Cancelled, OptionError, VideoReadError, VideoWriteError
+from ..media import max_pixels
+from ..options import CODECS, RestoreOptions, VideoOptions
+from ..pipeline import ProgressFn, prepare
+from ..stages import is_monochrome
+from .assemble import assemble
+from .decode import Frame, FrameReader
+from .probe import VideoInfo, probe
+from .segments import EVEN_ONLY, SegmentEncoder, SegmentWriter, fingerprint, prepare_work_dir, work_dir
+from .stabilize import TemporalStabilizer
+
+
+@dataclass
+class VideoResult:
+    path: Path
+    info: VideoInfo
+    metrics: dict[str, Any]
+    resumed_frames: int = 0
+
+
+def _check_request(src: Path, dst: Path, options: RestoreOptions, video: VideoOptions) -> VideoInfo:
+    """Everything that can be refused before any work: container, same file, the source, the size."""
+    suffix = dst.suffix.lower()
+    allowed = CODECS[video.codec][2]
+    if suffix not in allowed:
+        raise OptionError(f"codec {video.codec} cannot be written to a {suffix or 'nameless'} file; use "
+                          f"{' or '.join(allowed)}")
+    if src.resolve() == dst.resolve():
+        raise OptionError(f"{dst.name}: the output would overwrite the input; choose another name")
+    info = probe(src)
+    out_w, out_h = _out_size(info, options)
+    limit = max_pixels()
+    if info.width * info.height > limit or out_w * out_h > limit:
+        raise VideoReadError(f"{src.name}: {info.width}x{info.height} -> {out_w}x{out_h} is over the limit of "
+                             f"{limit:,} pixels per frame; lower --upscale or raise RESTORATION_MAX_PIXELS")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VideoWriteError(f"{dst}: cannot create the output folder ({e})") from e
+    return info
+
+
+def _out_size(info: VideoInfo, options: RestoreOptions) -> tuple[int, int]:
+    scale = options.upscale if options.does_superres else 1
+    return round(info.width * scale), round(info.height * scale)
+
+
+def _stabilizer(options: RestoreOptions, video: VideoOptions) -> TemporalStabilizer | None:
+    """Chroma smoothing where colour can be invented (colorize), static-luma smoothing after denoise."""
+    colorizes = options.colorize != "off"
+    luma = 0.5 if options.denoise > 0 else 0.0
+    if not video.stabilize or not (colorizes or luma):
+        return None
+    return TemporalStabilizer(chroma=0.8 if colorizes else 0.0, luma=luma)
+
+
+class _VideoJob:
+    """The state of one run: counters, samples for the metrics, the threads' stop flag."""
+
+    def __init__(self, src: Path, dst: Path, info: VideoInfo, options: RestoreOptions, video: VideoOptions,
+                 progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+        self.src, self.dst, self.info, self.options, self.video = src, dst, info, options, video
+        self.progress, self.cancel = progress, cancel
+        self.restorer = prepare(options)
+        self.stabilizer = _stabilizer(options, video)
+        self.fps = info.fps or 25.0
+        self.segment_frames = max(1, round(self.fps * video.segment_seconds))
+        self.work = work_dir(dst)
+        self.first_segment = prepare_work_dir(self.work, fingerprint(src, dst, options, video))
+        self.skip = self.done = self.first_segment * self.segment_frames
+        self.total = info.frames or max(1, round(info.duration * self.fps))
+        self.processed = 0
+        self.monochrome: bool | None = None
+        self.sharp: list[float] = []
+        self.quality: list[dict[str, float]] = []
+        self.seconds: dict[str, float] = {}
+        self.sample_every = max(1, round(self.fps))
+        self.stop = threading.Event()
+        self.t0 = time.perf_counter()
+
+    def run(self) -> tuple[int, int]:
+        """Decode, restore and encode every frame from the resume point; returns (segments, bad packets)."""
+        depth = max(4, 2 * self.video.batch)
+        reader = FrameReader(self.src, self.skip, self.stop, depth)
+        encoder = SegmentEncoder(self.work, self.dst, self.video, self.info.time_base, self.info.rate,
+                                 self.segment_frames, self.first_segment)
+        writer = SegmentWriter(encoder, self.stop, depth)
+        reader.start()
+        writer.start()
+        try:
+            ended = False
+            while not ended:
+                batch, ended = reader.next_batch(self.video.batch, self.done, self.cancel, writer.check)
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled(f"{self.src.name}: cancelled after {self.done} frames")
+                writer.check()
+                if batch:
+                    self._restore(batch, writer)
+            segments = writer.finish()
+        except BaseException:
+            self.stop.set()  # the writer discards its open segment; finished ones stay for a resume
+            writer.join(timeout=30)
+            raise
+        finally:
+            self.stop.set()
+            reader.join(timeout=30)
+        return segments, reader.bad_packets
+
+    def _restore(self, batch: list[Frame], writer: SegmentWriter) -> None:
+        # Frames travel to the device as 8-bit (a quarter of the bytes) and become float there.
+        x = torch.from_numpy(np.stack([b[2] for b in batch])).to(self.restorer.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255)
+        if self.monochrome is None:  # decided once, on the first frame restored
+            self.monochrome = self.options.colorize == "auto" and is_monochrome(x[:1])
+        out, _, report = self.restorer.run(x, monochrome=self.monochrome)
+        for k, v in report.seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+        if self.stabilizer is not None and ("colorize" in report.stages or "denoise" in report.stages):
+            out = self.stabilizer(out)
+        frames = out.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        for (index, pts, rgb_in), rgb in zip(batch, frames):
+            if index % self.sample_every == 0:
+                self._sample(rgb_in, rgb)
+            writer.write(rgb, pts)
+        self.done += len(batch)
+        self.processed += len(batch)
+        self._report()
+
+    def _sample(self, rgb_in: np.ndarray, rgb: np.ndarray) -> None:
+        f = rgb.astype(np.float32) / 255
+        self.sharp.append(metrics.sharpness(f))
+        ref = metrics.resize_to(rgb_in.astype(np.float32) / 255, (f.shape[1], f.shape[0]))
+        self.quality.append(metrics.compare(f, ref))
+
+    def _report(self) -> None:
+        if not self.progress:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = self.processed / elapsed if elapsed > 0 else 0.0
+        eta = max(0, self.total - self.done) / rate if rate > 0 else float("inf")
+        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "?"
+        top = max(self.total, self.done)
+        self.progress(min(0.99, self.done / top), f"frame {self.done}/{top} · {rate:.1f} fps · {eta_s} left")
+
+    def warnings(self, bad_packets: int) -> list[str]:
+        name, (out_w, out_h) = self.src.name, _out_size(self.info, self.options)
+        found = []
+        if bad_packets:
+            found.append(f"{name}: {bad_packets} damaged packet(s) could not be decoded and were skipped; the "
+                         "pictures around them may show artefacts")
+        if self.video.codec in EVEN_ONLY and (out_w % 2 or out_h % 2):
+            found.append(f"{name}: {self.video.codec} cannot store the odd size {out_w}x{out_h}, so the last "
+                         f"column/row is repeated ({out_w + out_w % 2}x{out_h + out_h % 2}); use vp9, ffv1 or "
+                         "png to keep the exact size")
+        expected = self.info.expected_frames
+        if expected and self.done < 0.98 * expected - 1:
+            found.append(f"{name}: only {self.done} of the {expected} frames the file announces could be "
+                         "decoded; it is probably truncated or damaged, and the output is that much shorter")
+        return found
+
+    def metrics(self, warnings: list[str], carried: dict[str, int]) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.t0
+        mean = lambda key: float(np.mean([q[key] for q in self.quality])) if self.quality else float("nan")  # noqa: E731
+        return {
+            "frames": self.done, "frames_expected": self.info.expected_frames, "warnings": warnings,
+            "frames_processed": self.processed, "resumed_from_frame": self.skip,
+            "fps_processing": self.processed / elapsed if elapsed > 0 else 0.0, "seconds_total": elapsed,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "size_in": [self.info.width, self.info.height], "size_out": list(_out_size(self.info, self.options)),
+            "sharpness_mean": float(np.mean(self.sharp)) if self.sharp else float("nan"),
+            "sharpness_worst": float(np.min(self.sharp)) if self.sharp else float("nan"),
+            "psnr_mean": mean("psnr"), "ssim_mean": mean("ssim"),
+            "compared_with": "input frames resized (one frame per second sampled)",
+            "stabilized": self.stabilizer is not None,
+            "scene_cuts": self.stabilizer.cuts if self.stabilizer is not None else 0,
+            **carried,
+        }
+
+
+def restore_video(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    options: RestoreOptions | None = None,
+    video: VideoOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    keep_parts: bool = False,
+) -> VideoResult:
+    """Restore the video ``src`` into ``dst`` (.mp4, .mkv, .mov or .webm) with the image stages.
+
+    Every frame keeps its timestamp (constant and variable rates, frame count and duration are the
+    source's); rotation metadata is copied, not applied; audio and subtitles are carried over. A
+    matching earlier run resumes from its finished segments. ``progress(fraction, message)`` gets
+    frames done, fps and time left. Setting ``cancel`` stops at the next batch and raises ``Cancelled``
+    (finished segments stay for a resume unless the caller removes them with ``discard_parts``).
+    Raises ``OptionError`` (codec and container, output = input), ``VideoReadError``,
+    ``VideoWriteError``, and what ``restore_tensor`` raises.
+    """
+    import av
+
+    options, video = options or RestoreOptions(), video or VideoOptions()
+    src, dst = Path(src), Path(dst)
+    info = _check_request(src, dst, options, video)
+    job = _VideoJob(src, dst, info, options, video, progress, cancel)
+    segments, bad_packets = job.run()
+    if segments == 0 or job.done == 0:
+        shutil.rmtree(job.work, ignore_errors=True)
+        raise VideoReadError(f"{src.name}: the video has no frames that can be decoded")
+    warnings = job.warnings(bad_packets)
+    if progress:
+        progress(0.995, "joining segments and copying audio")
+    try:
+        carried = assemble(src, job.work, dst, segments, info.rotation)
+    except av.FFmpegError as e:
+        raise VideoWriteError(f"{dst.name}: could not write the final file ({e})") from e
+    if not keep_parts:
+        shutil.rmtree(job.work, ignore_errors=True)
+    result = VideoResult(dst, info, job.metrics(warnings, carried), job.skip)
+    if progress:
+        progress(1.0, f"done: {job.done} frames")
+    return result
+
+
+def discard_parts(dst: str | os.PathLike) -> None:
+    """Remove the finished segments an interrupted ``restore_video`` left for ``dst``."""
+    shutil.rmtree(work_dir(Path(dst)), ignore_errors=True)

@@ -1,0 +1,100 @@
+"""Opening a video and reading what its container says (size, rate, frames, rotation, other streams)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import VideoReadError
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv",
+                    ".flv", ".gif")
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    frames: int  # from the container; 0 when it does not say
+    fps: float  # average
+    duration: float  # seconds
+    codec: str
+    rotation: int  # degrees, counter-clockwise, from the display matrix
+    variable_rate: bool
+    audio: list[str] = field(default_factory=list)
+    subtitles: list[str] = field(default_factory=list)
+    time_base: Fraction = Fraction(1, 25)  # of the video stream's timestamps
+    rate: Fraction = Fraction(25)  # average frame rate, exact
+
+    @property
+    def expected_frames(self) -> int:
+        """Frames the file announces (from its frame count, else its duration); 0 if it says nothing."""
+        return self.frames or round(self.duration * (self.fps or 25.0))
+
+
+def open_video(path: Path):
+    """``av.open`` with errors that name the file and say what to do (``VideoReadError``)."""
+    import av
+
+    if not path.is_file():
+        raise VideoReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"{path.name}: the file is empty (0 bytes)")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except Exception as e:  # noqa: BLE001 - PyAV raises several kinds for unreadable input
+        raise VideoReadError(f"{path.name}: not a readable video ({why(e)}); check the file or re-export it") \
+            from e
+
+
+def why(e: BaseException) -> str:
+    """FFmpeg's reason without the file's path (which would show server folders to app users)."""
+    return getattr(e, "strerror", None) or str(e).split(": '/")[0]
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """What the container says about ``path`` (and its first frame's rotation).
+
+    Raises ``VideoReadError`` for a missing, empty or unreadable file, one without a video stream, a
+    stream without a picture size, or one whose first frame cannot be decoded.
+    """
+    p = Path(path)
+    with open_video(p) as c:
+        if not c.streams.video:
+            raise VideoReadError(f"{p.name}: has no video stream (audio only?); give a video file")
+        v = c.streams.video[0]
+        ctx = v.codec_context
+        if not ctx.width or not ctx.height:
+            raise VideoReadError(
+                f"{p.name}: the video stream ({ctx.name}) has no picture size: the file is damaged, or "
+                "FFmpeg cannot decode this kind (animated WebP is one); convert it to MP4 first"
+            )
+        rate = v.average_rate or v.guessed_rate or v.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = 0.0
+        if v.duration is not None and v.time_base:
+            duration = float(v.duration * v.time_base)
+        elif c.duration:
+            duration = c.duration / 1_000_000
+        base = float(v.base_rate) if v.base_rate else fps
+        return VideoInfo(
+            path=str(p), width=ctx.width, height=ctx.height, frames=int(v.frames or 0), fps=fps,
+            duration=duration, codec=ctx.name, rotation=_first_rotation(c, v, p),
+            variable_rate=bool(fps and base and abs(base - fps) > 0.01 * fps),
+            audio=[s.codec_context.name for s in c.streams.audio],
+            subtitles=[s.codec_context.name for s in c.streams.subtitles],
+            time_base=v.time_base or Fraction(1, 25), rate=rate or Fraction(25),
+        )
+
+
+def _first_rotation(container, stream, p: Path) -> int:
+    """The first frame's rotation; ``VideoReadError`` when there is no decodable frame."""
+    try:
+        for first in container.decode(stream):
+            return int(round(getattr(first, "rotation", 0) or 0))
+    except Exception as e:  # noqa: BLE001
+        raise VideoReadError(f"{p.name}: the first frame cannot be decoded ({why(e)})") from e
+    raise VideoReadError(f"{p.name}: the video stream has no frames; give a video with pictures")

@@ -1,0 +1,202 @@
+"""Encoding restored frames into numbered segment files that a later run can resume from.
+
+The work folder beside the output (``.<name>.parts``) holds ``job.json`` (what the job is: source,
+options, version) and the finished segments ``seg_00000.mp4``... A segment is written under a
+``.tmp`` name and renamed only once closed, so whatever is there under a final name is whole.
+``SegmentWriter`` is the encoder thread: it owns its queue, its open segment and its error.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import threading
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import VideoWriteError
+from ..options import CODECS, RestoreOptions, VideoOptions
+
+EVEN_ONLY = ("h264", "h265")  # codecs whose 4:2:0 output needs an even width and height
+
+
+def fingerprint(src: Path, dst: Path, options: RestoreOptions, video: VideoOptions) -> dict[str, Any]:
+    """What makes two runs the same job: a rerun resumes only when all of it matches."""
+    st = src.stat()
+    return {"source": str(src.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "output": dst.name, "options": options.to_dict(), "video": asdict(video), "version": __version__}
+
+
+def work_dir(dst: Path) -> Path:
+    return dst.parent / f".{dst.name}.parts"
+
+
+def segment_name(i: int, output: str) -> str:
+    return f"seg_{i:05d}{Path(output).suffix.lower()}"
+
+
+def prepare_work_dir(work: Path, job: dict[str, Any]) -> int:
+    """Keep a matching earlier run's finished segments; returns how many there are (contiguous)."""
+    manifest = work / "job.json"
+    if work.exists():
+        try:
+            same = json.loads(manifest.read_text()) == job
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(job, sort_keys=True))
+    for stale in work.glob("*.tmp*"):
+        stale.unlink()
+    done = 0
+    while (work / segment_name(done, job["output"])).exists():
+        done += 1
+    return done
+
+
+def _encoder_options(video: VideoOptions) -> dict[str, str]:
+    if video.codec in ("h264", "h265"):
+        # no B-frames: decode order = display order, so segments join with monotonic timestamps
+        params = "bframes=0" if video.codec == "h264" else "bframes=0:log-level=error"
+        return {"crf": str(video.crf), "preset": video.speed, f"x26{video.codec[-1]}-params": params}
+    if video.codec == "vp9":
+        return {"crf": str(video.crf), "b": "0", "row-mt": "1", "lag-in-frames": "0"}
+    if video.codec == "ffv1":
+        return {"level": "3", "slicecrc": "1"}
+    return {}
+
+
+class SegmentEncoder:
+    """Writes frames into numbered segment files, each closed and renamed when full."""
+
+    def __init__(self, work: Path, dst: Path, video: VideoOptions, time_base: Fraction, rate: Fraction,
+                 segment_frames: int, first_segment: int) -> None:
+        self.work, self.dst, self.video = work, dst, video
+        self.time_base, self.rate = time_base, rate
+        self.segment_frames = segment_frames
+        self.segment = first_segment  # index of the segment being written; = finished ones when closed
+        self.count = 0  # frames in the open segment
+        self.container = self.stream = None
+        self.tmp: Path | None = None
+
+    def _open_segment(self, width: int, height: int) -> None:
+        import av
+
+        encoder, pix_fmt, _ = CODECS[self.video.codec]
+        self.tmp = self.work / f"seg_{self.segment:05d}.tmp{self.dst.suffix.lower()}"
+        self.container = av.open(str(self.tmp), "w")
+        s = self.stream = self.container.add_stream(encoder, rate=self.rate)
+        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        s.time_base = s.codec_context.time_base = self.time_base
+        s.options = _encoder_options(self.video)
+        if pix_fmt.startswith("yuv"):
+            s.codec_context.color_range = 1  # limited ("tv") range, what players expect
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one RGB uint8 frame (H, W, 3) with its timestamp."""
+        import av
+
+        h, w = rgb.shape[:2]
+        if self.video.codec in EVEN_ONLY and (h % 2 or w % 2):
+            # H.264/H.265 4:2:0 cannot code (or crop to) odd sizes: repeat the last row/column
+            # rather than cut or resample (VP9 and the lossless codecs keep odd sizes exactly)
+            rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            h, w = rgb.shape[:2]
+        if self.container is None:
+            self._open_segment(w, h)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        pix_fmt = CODECS[self.video.codec][1]
+        if pix_fmt != "rgb24":
+            space = "ITU709" if h >= 720 else "ITU601"
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=space, dst_color_range="MPEG")
+        frame.pts, frame.time_base = pts, self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.count += 1
+        if self.count >= self.segment_frames:
+            self.close_segment()
+
+    def close_segment(self) -> None:
+        if self.container is None:
+            return
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+        self.tmp.rename(self.work / segment_name(self.segment, self.dst.name))
+        self.container = self.stream = self.tmp = None
+        self.segment += 1
+        self.count = 0
+
+    def abort(self) -> None:
+        """Drop the open segment (never let a partial one count as finished)."""
+        if self.container is not None:
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+            self.container = None
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    """``q.put`` that gives up when ``stop`` is set (the other side may be gone)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+class SegmentWriter(threading.Thread):
+    """The encoder thread. ``write`` queues a frame; ``finish`` closes the last (short) segment and
+    waits; ``stop`` (shared with the job) makes it drop the open segment. Its error, if any, is raised
+    in the job's thread by ``check`` as a ``VideoWriteError``."""
+
+    def __init__(self, encoder: SegmentEncoder, stop: threading.Event, depth: int) -> None:
+        super().__init__(daemon=True, name="video-encode")
+        self.encoder, self.stop = encoder, stop
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self.queue.get(timeout=0.2)
+                except queue.Empty:
+                    item = False
+                if self.stop.is_set():
+                    self.encoder.abort()
+                    return
+                if item is None:
+                    self.encoder.close_segment()
+                    return
+                if item is not False:
+                    self.encoder.write(*item)
+        except BaseException as e:  # noqa: BLE001 - handed to the job's thread
+            self.error = e
+            self.stop.set()
+            self.encoder.abort()
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        put(self.queue, (rgb, pts), self.stop)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise VideoWriteError(f"{self.encoder.dst.name}: encoding failed ({self.error})") from self.error
+
+    def finish(self) -> int:
+        """Close the last segment, wait for the thread; returns the number of finished segments."""
+        put(self.queue, None, self.stop)
+        self.join()
+        self.check()
+        return self.encoder.segment
