@@ -84,7 +84,7 @@ def test_pass_plan(native, target, passes):
 def test_superres_reaches_any_scale(model_id, target):
     m = load_model(model_id, "cpu")
     x = torch.rand(1, 3, 15, 21)
-    out = stages.superres(x, m, m.scale, target, tile=0, overlap=8)
+    out = stages.superres(x, m, m.scale, target, tile=0, pad=8)
     assert out.shape == (1, 3, round(15 * target), round(21 * target))
     assert 0 <= out.min() and out.max() <= 1
 
