@@ -41,7 +41,7 @@ from sr_cpu import SHARED, TRAINED, full_size_network  # noqa: E402
 from restoration import RestoreOptions, restore_tensor  # noqa: E402
 from restoration.models import load_model  # noqa: E402
 
-WORKLOADS = ("sr", "denoise", "colorize", "pipeline", "large", "video")
+WORKLOADS = ("sr", "tiles", "denoise", "colorize", "pipeline", "large", "video")
 PSNR_FLOOR = 45.0
 
 # (model, input width, height) for the super-resolution table: the issue's sizes, and the quick ones.
@@ -264,6 +264,30 @@ def bench_pipeline(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[
     return [row]
 
 
+def bench_tiles(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str, Any]]:
+    """What the kept-core tiling costs: x4plus with 64, 128 and 512 px tiles (32 px of context) against
+    the same image untiled, time and PSNR, in the same run."""
+    size = 256 if args.quick else 1024
+    x = _photo(size, size, dev)
+    base = RestoreOptions(upscale=4, model="realesrgan-x4plus", colorize="off", denoise=0, sharpen=0,
+                          device=str(dev))
+    t_whole, (whole, _, _), _ = timed(lambda: restore_tensor(x, base.with_(tile=16384)), dev, args.warmup,
+                                      args.repeats)
+    rows = [_row("tiles", model="realesrgan-x4plus", input=f"{size}x{size}", tile="whole",
+                 ms=round(t_whole * 1000, 1), cost_vs_whole=1.0)]
+    _print(rows[-1])
+    for tile in (64, 128, 512):
+        opts = base.with_(tile=tile)
+        t, (out, _, _), _ = timed(lambda o=opts: restore_tensor(x, o), dev, args.warmup, args.repeats)
+        q = psnr(out, whole)
+        rows.append(_row("tiles", model="realesrgan-x4plus", input=f"{size}x{size}", tile=tile,
+                         ms=round(t * 1000, 1), cost_vs_whole=round(t / t_whole, 2),
+                         psnr_vs_whole=round(q, 2) if math.isfinite(q) else "identical",
+                         psnr_ok=q >= PSNR_FLOOR))
+        _print(rows[-1])
+    return rows
+
+
 def bench_large(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str, Any]]:
     if args.quick:
         return []
@@ -319,14 +343,16 @@ def _cpu_name() -> str:
 
 
 def _print(row: dict[str, Any]) -> None:
-    keys = ("workload", "model", "input", "ms", "per_s", "tflops", "peak_gb", "speedup_fp32", "speedup_fp16",
+    keys = ("workload", "model", "input", "tile", "ms", "per_s", "cost_vs_whole", "psnr_vs_whole",
+            "tflops", "peak_gb", "speedup_fp32", "speedup_fp16",
             "psnr_vs_fp32", "psnr_torch", "psnr_opencv", "speedup_opencv")
     print("  ".join(f"{k}={row[k]}" for k in keys if row.get(k) is not None), flush=True)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of the rows (the README's performance table is made from it)."""
-    cols = ["workload", "model", "input", "ms", "per_s", "tflops", "peak_gb", "ref_fp32_ms", "ref_fp16_ms",
+    cols = ["workload", "model", "input", "tile", "ms", "cost_vs_whole", "psnr_vs_whole", "per_s",
+            "tflops", "peak_gb", "ref_fp32_ms", "ref_fp16_ms",
             "speedup_fp32", "speedup_fp16", "psnr_vs_fp32", "first_call_s", "opencv_cpu_ms", "psnr_torch",
             "psnr_opencv"]
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
@@ -366,13 +392,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         needed |= {"realesr-general-x4v3", "ddcolor-tiny"} if args.quick else {"realesrgan-x4plus", "ddcolor"}
     if "colorize" in only:
         needed |= {"ddcolor-tiny"} if args.quick else {"ddcolor"}
-    if "large" in only:
+    if "large" in only or "tiles" in only:
         needed.add("realesrgan-x4plus")
     if "video" in only:
         needed.add("realesr-animevideov3" if args.quick else "realesrgan-x2plus")
     kinds = prepare_models(folder, needed)
-    bench = {"sr": bench_sr, "denoise": bench_denoise, "colorize": bench_colorize, "pipeline": bench_pipeline,
-             "large": bench_large, "video": bench_video}
+    bench = {"sr": bench_sr, "tiles": bench_tiles, "denoise": bench_denoise, "colorize": bench_colorize,
+             "pipeline": bench_pipeline, "large": bench_large, "video": bench_video}
     rows: list[dict[str, Any]] = []
     for name in only:
         rows.extend(bench[name](args, dev, kinds))
