@@ -50,11 +50,6 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     return rgb.clamp(0, 1) if clip else rgb
 
 
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """Lab lightness L (0..100) of ``rgb``, shape ``(N, 1, H, W)``."""
-    return rgb_to_lab(rgb)[:, 0:1]
-
-
 def lab_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor:
     """sRGB for lightness ``L`` and chroma ``ab``, reducing chroma (never L) to stay in gamut.
 

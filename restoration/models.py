@@ -63,10 +63,6 @@ class LoadedModel:
     def scale(self) -> int:
         return int(self.descriptor.scale)
 
-    @property
-    def compiled(self) -> bool:
-        return self._fallback is None and isinstance(self.net, CompiledNet) and not self.net.failed
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
         with guard, torch.inference_mode():

@@ -145,17 +145,6 @@ class RestoreOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RestoreOptions:
-        """``build_options`` on a mapping (a ``preset`` key starts from that preset)."""
-        data = dict(data)
-        return build_options(data.pop("preset", None), **data)
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> RestoreOptions:
-        """The preset ``name`` (see ``PRESETS``) with ``overrides`` on top."""
-        return build_options(name, **overrides)
-
 
 @dataclass(frozen=True)
 class VideoOptions:

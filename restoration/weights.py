@@ -183,7 +183,11 @@ def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
 
 
 def download(model_id: str, *, force: bool = False) -> Path:
-    """Download ``model_id`` into the Hub cache (or confirm it is there) and verify its checksum."""
+    """Download ``model_id`` into the Hub cache (or confirm it is there) and verify its checksum.
+
+    Raises ``UnknownModelError``, ``WeightsUnavailableError`` (offline and not cached, no Hub source,
+    gated, missing or unreachable) and ``ChecksumMismatchError`` (the download is deleted).
+    """
     spec = get_spec(model_id)
     if not spec.hub_repo:
         raise WeightsUnavailableError(f"{spec.id} has no Hub source; {_hint(spec)}")
@@ -194,45 +198,7 @@ def download(model_id: str, *, force: bool = False) -> Path:
         raise WeightsUnavailableError(
             f"offline (HF_HUB_OFFLINE is set) and {spec.id} is not cached: {_hint(spec)}"
         )
-
-    from huggingface_hub import errors as hf_errors
-    from huggingface_hub import hf_hub_download
-
-    where = f"{spec.hub_repo}/{spec.filename}"
-    try:
-        path = Path(
-            hf_hub_download(
-                spec.hub_repo,
-                spec.filename,
-                revision=spec.revision,
-                cache_dir=hub_cache_dir(),
-                token=config.get("HF_TOKEN"),
-                force_download=force,
-            )
-        )
-    except hf_errors.GatedRepoError:
-        raise WeightsUnavailableError(
-            f"{where} is gated: accept its terms on the Hub and set HF_TOKEN; or {_hint(spec)}"
-        ) from None
-    except hf_errors.RepositoryNotFoundError:
-        raise WeightsUnavailableError(
-            f"Hub repository {spec.hub_repo} for {spec.id} was not found (or needs HF_TOKEN); "
-            f"{_hint(spec)}"
-        ) from None
-    except hf_errors.RevisionNotFoundError:
-        raise WeightsUnavailableError(
-            f"revision {spec.revision} of {spec.hub_repo} was not found; {_hint(spec)}"
-        ) from None
-    except hf_errors.EntryNotFoundError as e:  # includes LocalEntryNotFoundError (offline/unreachable)
-        if isinstance(e, hf_errors.LocalEntryNotFoundError):
-            raise WeightsUnavailableError(
-                f"cannot reach the Hugging Face Hub to download {where} and it is not cached: "
-                f"{_hint(spec)}"
-            ) from None
-        raise WeightsUnavailableError(f"{where} is missing on the Hub; {_hint(spec)}") from None
-    except (OSError, hf_errors.HfHubHTTPError) as e:
-        raise WeightsUnavailableError(f"downloading {where} failed ({e}); {_hint(spec)}") from None
-
+    path = _hub_download(spec, force)
     actual = sha256_file(path)
     expected = _expected_hash(spec)
     if expected is None:
@@ -245,6 +211,31 @@ def download(model_id: str, *, force: bool = False) -> Path:
             f"expected; the file was deleted. Try again, or {_hint(spec)}"
         )
     return path
+
+
+def _hub_download(spec: ModelSpec, force: bool) -> Path:
+    """``hf_hub_download`` of the spec's file, its errors turned into ``WeightsUnavailableError``."""
+    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import hf_hub_download
+
+    where = f"{spec.hub_repo}/{spec.filename}"
+    try:
+        return Path(hf_hub_download(spec.hub_repo, spec.filename, revision=spec.revision,
+                                    cache_dir=hub_cache_dir(), token=config.get("HF_TOKEN"),
+                                    force_download=force))
+    except hf_errors.GatedRepoError:
+        why = f"{where} is gated: accept its terms on the Hub and set HF_TOKEN; or"
+    except hf_errors.RepositoryNotFoundError:
+        why = f"Hub repository {spec.hub_repo} for {spec.id} was not found (or needs HF_TOKEN);"
+    except hf_errors.RevisionNotFoundError:
+        why = f"revision {spec.revision} of {spec.hub_repo} was not found;"
+    except hf_errors.LocalEntryNotFoundError:  # offline or unreachable
+        why = f"cannot reach the Hugging Face Hub to download {where} and it is not cached:"
+    except hf_errors.EntryNotFoundError:
+        why = f"{where} is missing on the Hub;"
+    except (OSError, hf_errors.HfHubHTTPError) as e:
+        why = f"downloading {where} failed ({e});"
+    raise WeightsUnavailableError(f"{why} {_hint(spec)}")
 
 
 def _remove_cached(path: Path) -> None:

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from restoration import PRESETS, OptionError, RestoreOptions
+from restoration.options import build_options
 
 
 @pytest.mark.parametrize(
@@ -47,21 +48,21 @@ def test_normalisation_and_defaults():
 
 def test_presets_cover_the_seed_use_cases_and_accept_overrides():
     assert set(PRESETS) == {"old-photo", "digital", "video", "anime"}
-    old = RestoreOptions.from_preset("old-photo", sharpen=2)
+    old = build_options("old-photo", sharpen=2)
     assert old.denoise == 15 and old.upscale == 4 and old.colorize == "auto" and old.sharpen == 2
-    assert RestoreOptions.from_preset("anime").model == "realesrgan-x4plus-anime"
-    assert RestoreOptions.from_dict({"preset": "digital", "upscale": 3}).upscale == 3
+    assert build_options("anime").model == "realesrgan-x4plus-anime"
+    assert build_options("digital", **{"upscale": 3}).upscale == 3
     with pytest.raises(OptionError, match="unknown preset 'vintage'; presets: old-photo"):
-        RestoreOptions.from_preset("vintage")
+        build_options("vintage")
     with pytest.raises(OptionError, match="unknown option"):
-        RestoreOptions.from_dict({"scale": 2})
+        build_options(**{"scale": 2})
     with pytest.raises(OptionError, match="denoise=99"):
-        RestoreOptions.from_preset("video", denoise=99)
+        build_options("video", denoise=99)
 
 
 def test_options_are_frozen_and_round_trip():
     o = RestoreOptions(sharpen=1.2)
     with pytest.raises(AttributeError):
         o.sharpen = 2  # type: ignore[misc]
-    assert RestoreOptions.from_dict(o.to_dict()) == o
+    assert build_options(**o.to_dict()) == o
     assert o.with_(denoise=5).denoise == 5

@@ -45,7 +45,7 @@ def test_the_builder_applies_only_the_values_given():
     assert (mixed.upscale, mixed.sharpen, mixed.denoise, mixed.model) == (3.0, 0.0, digital.denoise, digital.model)
     assert build_options(None, denoise=5) == RestoreOptions(denoise=5)
     assert build_options("none") == build_options("") == RestoreOptions()
-    assert RestoreOptions.from_dict({"preset": "anime", "upscale": 2}) == PRESETS["anime"].with_(upscale=2)
+    assert build_options("anime", upscale=2) == PRESETS["anime"].with_(upscale=2)
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
