@@ -379,3 +379,19 @@ def _write_16bit(img: ImageData, tmp: Path, fmt: str, text: str | None) -> None:
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON record ``write_image`` stored in ``path``, or None."""
+    with Image.open(path) as im:
+        text = im.info.get("restoration") or im.info.get("description")
+        if not text:
+            text = im.getexif().get(0x010E)
+        if not text and hasattr(im, "tag_v2"):
+            text = im.tag_v2.get(270)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -83,3 +83,29 @@ def test_dockerfile_passes_hadolint():
     run = subprocess.run([exe, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_compose_file_matches_the_dockerfile():
+    """docker-compose.yml serves the port the image exposes, keeps the model cache (the image's volume)
+    on a named volume, reserves the GPU, and checks health like the image does."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    docker = (ROOT / "Dockerfile").read_text()
+    exposed = re.search(r"^EXPOSE (\d+)", docker, re.M).group(1)
+    volume = re.search(r'^VOLUME \["([^"]+)"\]', docker, re.M).group(1)
+    assert re.search(rf"GRADIO_SERVER_PORT={exposed}\b", docker)
+    services = compose["services"]
+    assert set(services) == {"app", "app-cpu"} and services["app-cpu"]["profiles"] == ["cpu"]
+    for name, svc in services.items():
+        assert svc["build"] == "." and f"7860:{exposed}" in svc["ports"], name
+        mounts = dict(v.split(":", 1) for v in svc["volumes"])
+        assert volume in mounts.values(), name
+        assert set(mounts) <= set(compose["volumes"]), f"{name}: volumes must be named, not host folders"
+        assert "127.0.0.1:7860" in " ".join(svc["healthcheck"]["test"]) and f"{exposed}" in " ".join(svc["ports"])
+    gpu = services["app"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
+    assert "deploy" not in services["app-cpu"]
+    # every environment variable set there is a real setting
+    from restoration import config
+
+    for svc in services.values():
+        assert set(svc.get("environment", {})) <= set(config.SETTINGS)

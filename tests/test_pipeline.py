@@ -1,11 +1,10 @@
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from restoration import RestoreOptions, read_image, restore_file, restore_image
 from restoration.color import rgb_to_lab
+from restoration.media import read_record
 
 FAST = dict(model="realesr-general-x4v3", colorize="off")
 
@@ -95,19 +94,3 @@ def test_bad_output_name_fails_before_the_work(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "in.png")
     with pytest.raises(ValueError, match="cannot tell the output format"):
         restore_file(tmp_path / "in.png", tmp_path / "out.xyz", RestoreOptions(**FAST))
-
-
-def read_record(path) -> dict | None:
-    """The JSON record ``write_image`` stored in ``path``, or None."""
-    with Image.open(path) as im:
-        text = im.info.get("restoration") or im.info.get("description")
-        if not text:
-            text = im.getexif().get(0x010E)
-        if not text and hasattr(im, "tag_v2"):
-            text = im.tag_v2.get(270)
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
