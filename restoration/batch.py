@@ -136,6 +136,8 @@ def unpack_images(
     are skipped; the number of files and the total uncompressed size are capped while reading, not
     from the (forgeable) header, so a zip bomb stops at the cap. When the archive is refused as a
     whole, what was already extracted is removed again.
+    Raises ``RestorationError`` naming the archive when it is
+    not a readable zip, has too many entries or images, or unpacks past the size cap.
     """
     import stat
     import zipfile
@@ -220,7 +222,8 @@ def restore_archive(
 ) -> BatchSummary:
     """Restore the images of a zip into ``out_dir``, keeping the archive's folders (see
     ``unpack_images`` for what is taken). Items are named ``ARCHIVE:path``; the unpacked copies are
-    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``."""
+    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``. Raises what
+    ``unpack_images`` and ``restore_folder`` raise."""
     import shutil
     import tempfile
 

@@ -210,7 +210,7 @@ for _spec in _BUILTIN:
 
 
 def get_spec(model_id: str) -> ModelSpec:
-    """The spec of ``model_id``; ``UnknownModelError`` lists the known ids when it is not there."""
+    """The spec of ``model_id``. Raises ``UnknownModelError`` (listing the known ids) when it is not there."""
     try:
         return _registry[model_id]
     except KeyError:

@@ -38,7 +38,8 @@ _ORIENTATION = 0x0112
 
 
 def max_pixels() -> int:
-    """The largest input accepted, in pixels (``$RESTORATION_MAX_PIXELS``, default 100 MP)."""
+    """The largest input accepted, in pixels (``$RESTORATION_MAX_PIXELS``, default 100 MP). Raises
+    ``ConfigError`` for an unusable value."""
     return config.get("RESTORATION_MAX_PIXELS")
 
 
@@ -239,7 +240,8 @@ def _from_array(arr: np.ndarray, label: str) -> ImageData:
 
 # ----------------------------------------------------------------------------------------- writing
 def format_for(path: str | os.PathLike, output_format: str | None = None) -> str:
-    """The output format: ``output_format`` when given, else from the extension."""
+    """The output format: ``output_format`` when given, else from the extension. Raises
+    ``OptionError`` for an unknown format or a name whose extension says none."""
     if output_format:
         return normalize_format(output_format)
     ext = Path(path).suffix.lower()
@@ -270,7 +272,9 @@ def write_image(
     quality: int = 95,
     record: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``img`` to ``path`` atomically; returns the path. ``record`` goes into the metadata."""
+    """Write ``img`` to ``path`` atomically; returns the path. ``record`` goes into the metadata.
+    Raises what ``format_for`` raises, and ``ImageWriteError`` when the folder is missing or the file
+    cannot be written (nothing is left under ``path`` then)."""
     path = Path(path)
     fmt = format_for(path, output_format)
     if not path.parent.exists():

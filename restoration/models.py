@@ -114,7 +114,8 @@ class LoadedModel:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU. Asking for CUDA without one is an ``OptionError``."""
+    """``auto`` -> CUDA when available, else CPU. Raises ``OptionError`` when CUDA (or ``cuda:N``) is
+    asked for and not there."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -129,7 +130,8 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_dtype(spec: ModelSpec, device: torch.device, precision: str = "auto") -> torch.dtype:
-    """fp32 on CPU; on CUDA fp16 (or bf16) where the spec allows it, unless ``precision`` forces one."""
+    """fp32 on CPU; on CUDA fp16 (or bf16) where the spec allows it, unless ``precision`` forces one.
+    Raises ``OptionError`` when the forced precision is one the model does not support."""
     if device.type != "cuda":
         if precision not in ("auto", "fp32"):
             log.info("precision %s ignored on %s: using fp32", precision, device)
@@ -162,7 +164,9 @@ def _install_extra_arches() -> None:
 
 
 def load_descriptor(path: Path, spec: ModelSpec) -> Any:
-    """Load ``path`` with spandrel on the CPU and check it is the network ``spec`` describes."""
+    """Load ``path`` with spandrel on the CPU and check it is the network ``spec`` describes.
+    Raises ``ModelLoadError`` for a file of another kind, one spandrel cannot load, or one holding
+    another architecture or scale."""
     import spandrel
 
     if path.suffix.lower() not in _ALLOWED_SUFFIXES:
@@ -193,7 +197,9 @@ def load_model(
     """The model ``model_id`` on ``device`` in the precision chosen by ``resolve_dtype``; cached.
 
     ``compile`` (default: ``RESTORATION_COMPILE``) runs super-resolution networks through
-    ``torch.compile``; see ``restoration.accel``. The colorizer always runs eagerly.
+    ``torch.compile``; see ``restoration.accel``. The colorizer always runs eagerly. Raises
+    ``UnknownModelError``, ``OptionError`` (device, precision), the errors of ``weights.resolve``
+    (``WeightsUnavailableError``, ``ChecksumMismatchError``) and ``ModelLoadError``.
     """
     spec = get_spec(model_id)
     dev = resolve_device(device)
@@ -234,7 +240,7 @@ def load_model(
 
 
 def clear_cache() -> None:
-    """Forget every loaded model (frees their memory once no caller holds them)."""
+    """Forget every loaded model (frees their memory once no caller holds them). Raises nothing."""
     with _cache_lock:
         _cache.clear()
         _key_locks.clear()

@@ -138,7 +138,7 @@ class RestoreOptions:
         return self.upscale > 0
 
     def with_(self, **changes: Any) -> RestoreOptions:
-        """A copy with ``changes`` applied (and validated)."""
+        """A copy with ``changes`` applied (and validated). Raises ``OptionError``."""
         _check_names(changes, RestoreOptions)
         return replace(self, **changes)
 
@@ -188,14 +188,15 @@ def build_options(preset: str | None = None, /, **given: Any) -> RestoreOptions:
 
 
 def build_video_options(**given: Any) -> VideoOptions:
-    """``VideoOptions`` from the values given (``None`` = not given: the default)."""
+    """``VideoOptions`` from the values given (``None`` = not given: the default). Raises
+    ``OptionError`` for an unknown name or a value out of range."""
     given = {k: v for k, v in given.items() if v is not None}
     _check_names(given, VideoOptions)
     return VideoOptions(**given)
 
 
 def normalize_format(fmt: str) -> str:
-    """'JPG' -> 'jpeg', 'tif' -> 'tiff'...; ``OptionError`` for anything unsupported."""
+    """'JPG' -> 'jpeg', 'tif' -> 'tiff'... Raises ``OptionError`` for anything unsupported."""
     if not isinstance(fmt, str):
         raise OptionError(f"output_format={fmt!r} must be a string such as 'png'")
     f = fmt.strip().lower().lstrip(".")

@@ -61,6 +61,7 @@ def gpu_budget(device: torch.device) -> int:
 
     The smaller of half the memory free now and ``RESTORATION_GPU_MEMORY_GB`` (default 6), so that a
     4000x3000 photo at x4 stays within about 8 GB whatever the card, and other programs keep theirs.
+    Raises ``ConfigError`` for an unusable ``RESTORATION_GPU_MEMORY_GB``.
     """
     free, _ = torch.cuda.mem_get_info(device)
     cap = config.get("RESTORATION_GPU_MEMORY_GB")
@@ -82,7 +83,7 @@ def plan_tiles(
     On CUDA the window (core plus ``pad`` on each side) is the largest square whose activations fit
     ``budget`` (default ``gpu_budget``; ``tile`` if given), and as many pieces (windows, or whole frames
     when they fit) go into one call as the budget holds. Elsewhere: ``tile`` or the model's
-    ``default``, one piece at a time.
+    ``default``, one piece at a time. Raises ``ConfigError`` as ``gpu_budget`` does.
     """
     if device.type != "cuda":
         return (tile or default), 1
