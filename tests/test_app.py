@@ -201,3 +201,40 @@ def test_cancelled_video_job_stops_and_cleans_up(server, tmp_path):
         time.sleep(0.2)
     assert not list(app.settings().output_root.glob("*/.long_restored.mp4.parts"))
     assert not list(app.settings().output_root.glob("*/long_restored.mp4"))
+
+
+def test_batch_stops_with_one_message_on_a_corrupt_model_and_keeps_going_past_a_bad_image(
+        server, monkeypatch, photo, tmp_path, tiny_models_dir):
+    """The app's batch is the library's ``restore_folder``: a model that cannot load fails the whole
+    request with one message (and leaves no job folder); a bad image is listed, the others come back."""
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    Image.fromarray(photo).save(tmp_path / "b.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    before = set(app.settings().output_root.iterdir())
+    bad = tmp_path / "models"
+    bad.mkdir()
+    for f in tiny_models_dir.iterdir():
+        (bad / f.name).symlink_to(f.resolve())
+    (bad / "realesr-general-x4v3.safetensors").unlink()
+    (bad / "realesr-general-x4v3.safetensors").write_bytes(b"\x00" * 64)
+    files = [tmp_path / "a.png", tmp_path / "bad.png", tmp_path / "b.png"]
+    with RestorationClient(server) as c:
+        monkeypatch.setenv("RESTORATION_MODELS_DIR", str(bad))
+        with pytest.raises(ClientError, match=r"realesr-general-x4v3\.safetensors could not be loaded"):
+            c.restore_batch(files, upscale=2, **FAST)
+        assert set(app.settings().output_root.iterdir()) == before  # nothing of the request is left
+        monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tiny_models_dir))
+        r = c.restore_batch(files, upscale=2, **FAST)
+    assert sorted(i["file"] for i in r.report["restored"]) == ["a.png", "b.png"]
+    assert [f["file"] for f in r.report["failed"]] == ["bad.png"] and "bad.png" in r.report["failed"][0]["error"]
+
+
+def test_batch_keeps_two_uploads_with_the_same_name(server, photo, tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    Image.fromarray(photo).save(tmp_path / "x" / "scan.png")
+    Image.fromarray(photo[:32, :32]).save(tmp_path / "y" / "scan.png")
+    with RestorationClient(server) as c:
+        r = c.restore_batch([tmp_path / "x" / "scan.png", tmp_path / "y" / "scan.png"], upscale=1, **FAST)
+    sizes = {i["file"]: i["size_out"] for i in r.report["restored"]}
+    assert sizes == {"scan.png": [64, 48], "scan (2).png": [32, 32]}
