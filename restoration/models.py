@@ -63,6 +63,11 @@ class LoadedModel:
     def scale(self) -> int:
         return int(self.descriptor.scale)
 
+    @property
+    def compiled(self) -> bool:
+        """True while the network runs through ``torch.compile`` (not fallen back to eager)."""
+        return self._fallback is None and isinstance(self.net, CompiledNet) and not self.net.failed
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
         with guard, torch.inference_mode():
