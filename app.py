@@ -418,10 +418,11 @@ def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw
     """The widget of the option ``name``, with its label, range or choices from the library's
     ``restoration.options.FIELDS``. ``value`` None is "not given" (see ``Slider``)."""
     f = field(name)
-    if choices is not None or f.choices is not None:
-        choices = choices if choices is not None else list(f.choices)
-        kind = Radio if len(choices) <= 3 else Dropdown
-        return kind(choices, value=value, label=f.label, **kw)
+    if choices is not None:  # model ids: a menu, however few there are
+        return Dropdown(choices, value=value, label=f.label, **kw)
+    if f.choices is not None:
+        kind = Radio if len(f.choices) <= 3 else Dropdown
+        return kind(list(f.choices), value=value, label=f.label, **kw)
     return Slider(f.lo, f.hi, value=value, step=f.step, label=f.label, info=kw.pop("info", None), **kw)
 
 
