@@ -386,16 +386,12 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The JSON record ``write_image`` stored in ``path``, or None."""
+    """The JSON record ``write_image`` stored in ``path``, or None. Raises nothing for a file without one."""
     with Image.open(path) as im:
-        text = im.info.get("restoration") or im.info.get("description")
-        if not text:
-            text = im.getexif().get(0x010E)
+        text = im.info.get("restoration") or im.info.get("description") or im.getexif().get(0x010E)
         if not text and hasattr(im, "tag_v2"):
             text = im.tag_v2.get(270)
-    if not text:
-        return None
     try:
-        return json.loads(text)
+        return json.loads(text) if text else None
     except ValueError:
         return None

@@ -20,10 +20,10 @@ import torch
 
 from . import config
 from .errors import OutOfMemoryError
+from .options import MIN_TILE
 
 log = logging.getLogger(__name__)
 
-MIN_TILE = 32
 # Peak activation bytes per input pixel at fp32, measured on the CPU with the full-size networks by
 # `python benchmarks/activation_memory.py` (two runs: x4plus 14.9-16.5 kB, x4plus-anime 14.2 kB,
 # x2plus 5.0-5.7 kB, general-x4v3 1.8-2.0 kB, animevideov3 1.5-1.8 kB); half of it at fp16 or bf16,

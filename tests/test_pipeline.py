@@ -94,3 +94,42 @@ def test_bad_output_name_fails_before_the_work(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "in.png")
     with pytest.raises(ValueError, match="cannot tell the output format"):
         restore_file(tmp_path / "in.png", tmp_path / "out.xyz", RestoreOptions(**FAST))
+
+
+def test_a_prepared_restorer_plans_tiles_once_per_size(monkeypatch):
+    """A job reads the GPU budget once and keeps each size's tile plan, so tile shapes cannot drift
+    while free memory changes mid-job (a GPU is simulated: the plan is arithmetic)."""
+    import torch
+
+    from restoration import pipeline, prepare
+
+    budgets = iter([6 << 30, 1 << 30, 1 << 30])
+    calls = []
+
+    def budget(device):
+        calls.append(device)
+        return next(budgets)
+
+    monkeypatch.setattr(pipeline, "gpu_budget", budget)
+    r = prepare(RestoreOptions(upscale=4, model="realesrgan-x4plus", colorize="off"))
+    r.model("superres")
+    r.device = torch.device("cuda")  # only the plan looks at it here
+    first = r.tiles((2000, 3000))
+    assert r.tiles((2000, 3000)) == first and len(calls) == 1
+    other = r.tiles((720, 1280))  # another size, the same budget
+    assert len(calls) == 1 and other[0] == first[0]
+
+
+def test_a_video_job_loads_its_models_once(monkeypatch, tmp_path):
+    from restoration import pipeline
+    from restoration.video import VideoOptions, restore_video
+
+    from .test_video import make_clip
+
+    loads = []
+    real = pipeline.load_model
+    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    src = make_clip(tmp_path / "c.mp4", n=8, audio=False)
+    opts = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off")
+    res = restore_video(src, tmp_path / "o.mkv", opts, VideoOptions(codec="ffv1", batch=2))
+    assert res.metrics["frames"] == 8 and len(loads) == 1
