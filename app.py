@@ -22,7 +22,15 @@ import gradio as gr
 import numpy as np
 
 import restoration
-from client.endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, api_name, field
+from client.endpoints import (
+    LIST_MODELS,
+    OPTION_PARAMS,
+    RESTORE_BATCH,
+    RESTORE_IMAGE,
+    RESTORE_VIDEO,
+    api_name,
+    field,
+)
 from restoration import OptionError, RestorationError, RestoreOptions, config
 from restoration.batch import restore_folder, unpack_images
 from restoration.catalog import list_models, model_ids
@@ -150,12 +158,15 @@ def _job_dir() -> Path:
     return d
 
 
-def _options(preset: str | None, upscale: Any, model: Any, denoise: Any, colorize: Any, color_model: Any,
-             sharpen: Any, output_format: Any) -> RestoreOptions:
+def _given(args: dict[str, Any]) -> dict[str, Any]:
+    """The restoration options among an endpoint's arguments (its ``locals()``)."""
+    return {k: args[k] for k in OPTION_PARAMS if k != "preset"}
+
+
+def _options(preset: str | None, **given: Any) -> RestoreOptions:
     """The library's ``build_options``: the preset, then the values given (None = not given); files
     the app writes are PNG unless a format is given."""
-    opts = build_options(preset, upscale=upscale, model=model, denoise=denoise, colorize=colorize,
-                         color_model=color_model, sharpen=sharpen, output_format=output_format)
+    opts = build_options(preset, **given)
     return opts if opts.output_format else opts.with_(output_format="png")
 
 
@@ -197,12 +208,14 @@ def _progress(progress: gr.Progress):
 def restore_image_endpoint(image: str | None, preset: str | None = None, upscale: float | None = None,
                            model: str | None = None, denoise: float | None = None, colorize: str | None = None,
                            color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, progress: gr.Progress = gr.Progress()):
+                           output_format: str | None = None, face: str | None = None,
+                           face_fidelity: float | None = None, face_mask: str | None = None,
+                           progress: gr.Progress = gr.Progress()):
     """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
     src = _check_upload(image)
     job = None
     try:
-        opts = _options(preset, upscale, model, denoise, colorize, color_model, sharpen, output_format)
+        opts = _options(preset, **_given(locals()))
         data = read_image(src, name=src.name)
         result = restoration.restore_image(data, opts, progress=_progress(progress))
         job = _job_dir()
@@ -212,26 +225,40 @@ def restore_image_endpoint(image: str | None, preset: str | None = None, upscale
         after = _preview(result.image.pixels, job / "after.webp")
         size = (result.image.pixels.shape[1], result.image.pixels.shape[0])
         before = _preview(resize_to(data.pixels, size), job / "before.webp")
+        faces = _face_previews(result, job)
     except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
         if job is not None:
             shutil.rmtree(job, ignore_errors=True)
         raise _user_error(e) from e
     for warning in result.metrics.get("warnings", []):
         gr.Warning(warning)
-    return (before, after), str(out), result.metrics
+    return (before, after), str(out), result.metrics, faces
+
+
+def _face_previews(result: restoration.RestoreResult, job: Path) -> list[tuple[str, str]]:
+    """The restored faces as gallery items: each face before and after, 512 px."""
+    items = []
+    crops = result.report.faces.crops if result.report.faces is not None else []
+    for i, (before, after) in enumerate(crops, 1):
+        for label, t in (("before", before), ("after", after)):
+            pixels = t.permute(1, 2, 0).numpy()
+            items.append((_preview(pixels, job / f"face{i}_{label}.webp"), f"face {i} {label}"))
+    return items
 
 
 @gpu
 def restore_batch_endpoint(files: list[str] | None, preset: str | None = None, upscale: float | None = None,
                            model: str | None = None, denoise: float | None = None, colorize: str | None = None,
                            color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, progress: gr.Progress = gr.Progress()):
+                           output_format: str | None = None, face: str | None = None,
+                           face_fidelity: float | None = None, face_mask: str | None = None,
+                           progress: gr.Progress = gr.Progress()):
     """Restore many images and/or zips with the library's ``restore_folder``. Returns (gallery
     previews, one zip, per-file report)."""
     if not files:
         raise gr.Error("No files given: upload images or a zip first.")
     try:
-        opts = _options(preset, upscale, model, denoise, colorize, color_model, sharpen, output_format)
+        opts = _options(preset, **_given(locals()))
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
     uploads = [_check_upload(f, "file") for f in files]
@@ -316,14 +343,14 @@ def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: g
 def restore_video_endpoint(video: str | None, preset: str | None = None, upscale: float | None = None,
                            model: str | None = None, denoise: float | None = None, colorize: str | None = None,
                            color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, codec: str | None = None, crf: float | None = None,
-                           progress: gr.Progress = gr.Progress()):
+                           output_format: str | None = None, face: str | None = None,
+                           face_fidelity: float | None = None, face_mask: str | None = None,
+                           codec: str | None = None, crf: float | None = None, progress: gr.Progress = gr.Progress()):
     """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
     the last value is (playable video or None, file to download, metrics)."""
     src = _check_upload(video, "video", settings().max_video_mb)
     try:
-        opts = build_options(preset, upscale=upscale, model=model, denoise=denoise, colorize=colorize,
-                             color_model=color_model, sharpen=sharpen, output_format=output_format)
+        opts = build_options(preset, **_given(locals()))
         vopts = build_video_options(codec=codec, crf=None if crf is None else int(round(float(crf))))
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
@@ -388,7 +415,7 @@ def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
     return rows
 
 
-_PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "sharpen")
+_PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "sharpen", "face")
 
 
 def _preset_values(preset: str | None) -> list[Any]:
@@ -418,7 +445,7 @@ def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw
     """The widget of the option ``name``, with its label, range or choices from the library's
     ``restoration.options.FIELDS``. ``value`` None is "not given" (see ``Slider``)."""
     f = field(name)
-    if choices is not None:  # model ids: a menu, however few there are
+    if choices is not None:  # models: a menu, however few there are
         return Dropdown(choices, value=value, label=f.label, **kw)
     if f.choices is not None:
         kind = Radio if len(f.choices) <= 3 else Dropdown
@@ -426,10 +453,23 @@ def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw
     return Slider(f.lo, f.hi, value=value, step=f.step, label=f.label, info=kw.pop("info", None), **kw)
 
 
-def _options_panel(default_preset: str = "old-photo"):
-    """The preset and the option widgets. The widgets start as "not given" (so an API caller who
-    leaves them out gets the preset's values); in the page, loading and choosing a preset fill them."""
+def _face_choices() -> list[tuple[str, str]]:
+    """"off" and the face models, the non-commercial ones labelled so."""
+    return [("off", "off"), *((s.label, s.id) for s in list_models("face-restoration"))]
+
+
+def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Component, list[Any]]:
+    """The preset and the option widgets, in ``OPTION_PARAMS`` order. The widgets start as "not given"
+    (so an API caller who leaves them out gets the preset's values); in the page, loading and choosing
+    a preset fill them."""
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
+    with gr.Accordion("Faces", open=False):
+        with gr.Row():
+            face = _widget("face", choices=_face_choices(),
+                           info="restore faces from the input and paste them into the result")
+            face_fidelity = _widget("face_fidelity", info="0: the network's face, 1: the original "
+                                    "(default: 0.5 for CodeFormer, 0 for the others)")
+            face_mask = _widget("face_mask", value="box")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             upscale = _widget("upscale")
@@ -442,9 +482,12 @@ def _options_panel(default_preset: str = "old-photo"):
             color_model = _widget("color_model", choices=model_ids("colorization"))
             output_format = Dropdown([f for f in field("output_format").choices if f != "bmp"], value="png",
                                      label=field("output_format").label)
-    controls = [upscale, model, denoise, colorize, color_model, sharpen]
-    preset.change(_preset_values, preset, controls, api_visibility="private", queue=False)
-    return preset, [*controls, output_format]
+    widgets = dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize, color_model=color_model,
+                   sharpen=sharpen, output_format=output_format, face=face, face_fidelity=face_fidelity,
+                   face_mask=face_mask)
+    preset.change(_preset_values, preset, [widgets[n] for n in _PRESET_CONTROLS], api_visibility="private",
+                  queue=False)
+    return preset, [widgets[n] for n in OPTION_PARAMS[1:]]
 
 
 def build_app() -> gr.Blocks:
@@ -469,8 +512,10 @@ def build_app() -> gr.Blocks:
                     table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics",
                                          interactive=False, wrap=True,
                                          column_widths=["34%", "26%", "40%"], elem_id="metrics")
+                    face_gallery = gr.Gallery(label="Faces (before / after)", columns=4, height=260,
+                                              elem_id="faces")
                     metrics = gr.JSON(label="Metrics (all)", visible=False)
-            run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics],
+            run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics, face_gallery],
                       api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
                       concurrency_limit=cfg.concurrency
                       ).success(metrics_table, metrics, table, api_visibility="private", queue=False)
@@ -519,8 +564,9 @@ def build_app() -> gr.Blocks:
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api_name(LIST_MODELS))
         for preset_widget, controls in panels:
-            demo.load(_preset_values, preset_widget, controls[: len(_PRESET_CONTROLS)], api_visibility="private",
-                      queue=False)
+            by_name = dict(zip(OPTION_PARAMS[1:], controls))
+            demo.load(_preset_values, preset_widget, [by_name[n] for n in _PRESET_CONTROLS],
+                      api_visibility="private", queue=False)
     demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.concurrency)
     return demo
 

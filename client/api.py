@@ -17,11 +17,13 @@ class ClientError(RuntimeError):
 @dataclass(frozen=True)
 class ImageResult:
     """``path``: the restored image, downloaded locally, in full resolution; ``metrics``: as the
-    library reports them (psnr, ssim, sizes, seconds...)."""
+    library reports them (psnr, ssim, sizes, seconds, faces...); ``faces``: each restored face's
+    crop before and after (512 px previews), when the face stage ran."""
 
     path: Path
     metrics: dict[str, Any]
     preview: tuple[Path, Path] | None = None
+    faces: list[tuple[Path, Path]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ def _options(given: dict[str, Any], extra: tuple[str, ...] = ()) -> list[Any]:
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return [given.get(name) for name in known]
+
+
+def _gallery(items: Any) -> list[Path]:
+    """The image files of a gallery output (items are dicts, (image, caption) pairs or paths)."""
+    files = []
+    for item in items or []:
+        if isinstance(item, dict):
+            item = item.get("image")
+        elif isinstance(item, (list, tuple)):
+            item = item[0]
+        p = _path(item)
+        if p:
+            files.append(p)
+    return files
 
 
 def _path(value: Any) -> Path | None:
@@ -94,13 +110,14 @@ class RestorationClient:
 
     def restore_image(self, path: str | os.PathLike, **options: Any) -> ImageResult:
         """Restore one image file. Options: preset, upscale, model, denoise, colorize, color_model,
-        sharpen, output_format (see ``restoration.options.FIELDS``). Only the options given are sent:
-        the rest keep the preset's values (or the library's defaults without a preset)."""
+        sharpen, output_format, face, face_fidelity, face_mask (see ``restoration.options.FIELDS``).
+        Only the options given are sent: the rest keep the preset's values (or the library's defaults
+        without a preset)."""
         from gradio_client import handle_file
 
         if not Path(path).is_file():
             raise ClientError(f"{path}: file not found")
-        slider, out_file, metrics = self._call(RESTORE_IMAGE, handle_file(str(path)), *_options(options))
+        slider, out_file, metrics, faces = self._call(RESTORE_IMAGE, handle_file(str(path)), *_options(options))
         preview = None
         if isinstance(slider, (list, tuple)) and len(slider) == 2:
             before, after = (_path(v) for v in slider)
@@ -108,7 +125,8 @@ class RestorationClient:
         out = _path(out_file)
         if out is None:
             raise ClientError(f"{RESTORE_IMAGE} returned no file")
-        return ImageResult(out, dict(metrics or {}), preview)
+        crops = _gallery(faces)
+        return ImageResult(out, dict(metrics or {}), preview, list(zip(crops[::2], crops[1::2])))
 
     def restore_video(self, path: str | os.PathLike, **options: Any) -> VideoResult:
         """Restore one video file (audio kept). Options: those of ``restore_image`` plus ``codec``
@@ -135,16 +153,7 @@ class RestorationClient:
         gallery, archive, report = self._call(
             RESTORE_BATCH, [handle_file(str(p)) for p in paths], *_options(options)
         )
-        files = []
-        for item in gallery or []:
-            if isinstance(item, dict):
-                item = item.get("image")
-            elif isinstance(item, (list, tuple)):
-                item = item[0]
-            p = _path(item)
-            if p:
-                files.append(p)
-        return BatchResult(_path(archive), dict(report or {}), files)
+        return BatchResult(_path(archive), dict(report or {}), _gallery(gallery))
 
     def list_models(self) -> list[dict[str, Any]]:
         """The server's model catalogue (id, task, scale, license, source...)."""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from .errors import OptionError, UnknownModelError
 
-Task = Literal["super-resolution", "colorization"]
+Task = Literal["super-resolution", "colorization", "face-restoration", "face-detection", "face-parsing"]
 
 # Commit of leonelhs/realesrgan that public code pins; it holds the x2plus and general-x4v3 files.
 _LEONELHS_REV = "6907f85a9095e201ec4b3c7e91bbb66cdec0f04d"
@@ -26,7 +26,10 @@ class ModelSpec:
     detects as anything else is refused. ``sha256`` is the upstream release file's checksum where one
     is known; where it is not (``None``) the first verified download's hash is recorded beside the
     cached file and checked from then on. ``tile`` is the default tile edge in input pixels on a GPU
-    (0 = whole image); ``input_size`` is the fixed square size a colorization network runs at.
+    (0 = whole image); ``input_size`` is the fixed square size a colorization or face network runs at.
+    ``companions`` are small files that live beside the weights in the same Hub folder (a
+    ``config.json``); ``commercial_use`` is False where the licence forbids it (such a model is never a
+    default, and every surface that offers it says so).
     """
 
     id: str
@@ -45,6 +48,13 @@ class ModelSpec:
     size_bytes: int | None = None
     tile: int = 512
     input_size: int | None = None
+    companions: tuple[str, ...] = ()
+    commercial_use: bool = True
+
+    @property
+    def label(self) -> str:
+        """The id, with "(non-commercial)" where the licence says so: what menus show."""
+        return self.id if self.commercial_use else f"{self.id} (non-commercial)"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,6 +200,100 @@ _BUILTIN: tuple[ModelSpec, ...] = (
     ),
 )
 
+_FACES: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="gfpgan-v1.4",
+        task="face-restoration",
+        architecture="GFPGAN",
+        scale=1,
+        hub_repo="hacksider/deep-live-cam",
+        filename="GFPGANv1.4.pth",
+        revision=None,
+        sha256="e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+        size_bytes=348_632_874,
+        license="Apache-2.0",
+        supports_half=False,
+        supports_bf16=True,
+        source="TencentARC/GFPGAN release v1.3.4, mirrored in hacksider/deep-live-cam (checksum-pinned)",
+        description="GFPGAN v1.4: the default face restorer; natural faces, keeps identity well.",
+        tile=0,
+        input_size=512,
+    ),
+    ModelSpec(
+        id="restoreformer",
+        task="face-restoration",
+        architecture="RestoreFormer",
+        scale=1,
+        hub_repo="martintomov/comfy",
+        filename="facerestore_models/RestoreFormer.pth",
+        revision=None,
+        sha256="07404d446d62ca3d5ed38b1de09a947a1e77d46dbccec961a74d713a8f24ace0",
+        size_bytes=290_785_322,
+        license="Apache-2.0",
+        supports_half=False,
+        supports_bf16=True,
+        source="TencentARC/GFPGAN release v1.3.4 (RestoreFormer conversion), mirrored in martintomov/comfy",
+        description="RestoreFormer: sharper detail than GFPGAN on heavily degraded faces.",
+        tile=0,
+        input_size=512,
+    ),
+    ModelSpec(
+        id="codeformer",
+        task="face-restoration",
+        architecture="CodeFormer",
+        scale=1,
+        hub_repo="fofr/comfyui",
+        filename="facerestore_models/codeformer.pth",
+        revision=None,
+        sha256="1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
+        size_bytes=376_637_898,
+        license="NTU S-Lab License 1.0 (non-commercial use only)",
+        supports_half=False,
+        supports_bf16=True,
+        source="sczhou/CodeFormer release v0.1.0, mirrored in fofr/comfyui (checksum-pinned)",
+        description="CodeFormer: face fidelity adjustable from restored (0) to faithful (1). Non-commercial.",
+        tile=0,
+        input_size=512,
+        commercial_use=False,
+    ),
+    ModelSpec(
+        id="yunet",
+        task="face-detection",
+        architecture="YuNet",
+        scale=1,
+        hub_repo="opencv/opencv_zoo",
+        filename="models/face_detection_yunet/face_detection_yunet_2026may.onnx",
+        revision=None,
+        sha256="ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
+        size_bytes=229_738,
+        license="MIT",
+        supports_half=False,
+        supports_bf16=False,
+        source="opencv/opencv_zoo (YuNet, 2026may: the version OpenCV 5 reads)",
+        description="YuNet face detector (OpenCV): boxes and five landmarks, faces of about 10-300 px.",
+        tile=0,
+    ),
+    ModelSpec(
+        id="face-parsing",
+        task="face-parsing",
+        architecture="SegFormer",
+        scale=1,
+        hub_repo="jonathandinu/face-parsing",
+        filename="model.safetensors",
+        revision=None,
+        sha256=None,
+        license="CC0-1.0 (model card); trained on CelebAMask-HQ, a data set for non-commercial research",
+        supports_half=False,
+        supports_bf16=True,
+        source="jonathandinu/face-parsing (SegFormer, 19 CelebAMask-HQ labels); hash recorded on first download",
+        description="Face parsing (SegFormer): skin, eyes, brows, nose and lips, so hair, ears and neck "
+                    "are never pasted.",
+        tile=0,
+        input_size=512,
+        companions=("config.json",),
+    ),
+)
+
 _lock = threading.Lock()
 _registry: dict[str, ModelSpec] = {}
 
@@ -205,7 +309,7 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-for _spec in _BUILTIN:
+for _spec in (*_BUILTIN, *_FACES):
     register(_spec)
 
 

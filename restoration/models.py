@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Architectures whose forward keeps state on the module (DDColor's encoder hooks): calls are serialised.
 _STATEFUL_ARCHES = {"DDColor"}
 _ALLOWED_SUFFIXES = {".pth", ".ckpt", ".safetensors"}
+_EXTRA_ARCHES = {"DDColor", "CodeFormer"}  # from spandrel_extra_arches (non-commercial licences there)
 
 _extra_lock = threading.Lock()
 _extra_installed = False
@@ -178,7 +179,7 @@ def load_descriptor(path: Path, spec: ModelSpec) -> Any:
         raise ModelLoadError(
             f"{path.name}: weight files must be .safetensors or .pth (got {path.suffix or 'no suffix'})"
         )
-    if spec.architecture == "DDColor":
+    if spec.architecture in _EXTRA_ARCHES:
         _install_extra_arches()
     try:
         desc = spandrel.ModelLoader(device=torch.device("cpu")).load_from_file(path)

@@ -67,6 +67,14 @@ IMAGE_FIELDS: tuple[Field, ...] = (
        choices=("auto", "on", "off")),
     _f("color_model", str, "ddcolor", "Colorizer", "colorization model id"),
     _f("sharpen", float, 0.0, "Sharpen", "detail enhancement 0-3 (0 = off)", lo=0, hi=3, step=0.1),
+    _f("face", str, "off", "Faces", "face restoration model (gfpgan-v1.4, restoreformer, codeformer) or off"),
+    _f("face_fidelity", float, None, "Face fidelity", "0 = the network's restored face, 1 = the original face "
+       "(CodeFormer's weight; a blend for the others); default 0.5 for CodeFormer, 0 for the others",
+       lo=0, hi=1, step=0.05),
+    _f("face_mask", str, "box", "Face mask", "what of a restored face is pasted: box (a feathered square) "
+       "or parse (skin, eyes, nose, mouth only: needs the face-parsing model)", choices=("box", "parse")),
+    _f("face_min_size", int, 16, "Smallest face (px)", "faces smaller than this (input pixels) are left "
+       "as they are and counted as skipped", lo=0, hi=4096, step=1),
     _f("device", str, "auto", "Device", "auto (CUDA when present), cpu, cuda or cuda:N"),
     _f("precision", str, "auto", "Precision", "auto (fp16 on CUDA where the model allows it), fp32, "
        "fp16 or bf16", choices=("auto", "fp32", "fp16", "bf16")),
@@ -98,7 +106,8 @@ _D = {name: f.default for name, f in FIELDS.items()}  # the dataclasses' default
 class RestoreOptions:
     """What to do with an image or a video frame; each stage is optional.
 
-    Stages run in this order: denoise -> super-resolution -> colorize -> sharpen. ``FIELDS`` holds each
+    Stages run in this order: denoise -> super-resolution (faces restored from the denoised input and
+    pasted into its result) -> colorize -> sharpen. ``FIELDS`` holds each
     option's range and meaning. ``upscale`` is 0 (stage off) or 1 to 8: the model runs at its native
     scale as many times as fits and a bicubic (antialiased) resize does the rest. ``colorize`` changes
     chroma only. ``tile`` is the kept core of a tile (0: chosen from free memory); ``tile_pad`` pixels of
@@ -112,6 +121,10 @@ class RestoreOptions:
     colorize: Colorize = _D["colorize"]
     color_model: str = _D["color_model"]
     sharpen: float = _D["sharpen"]
+    face: str = _D["face"]
+    face_fidelity: float | None = _D["face_fidelity"]
+    face_mask: str = _D["face_mask"]
+    face_min_size: int = _D["face_min_size"]
     device: str = _D["device"]
     precision: Precision = _D["precision"]
     tile: int = _D["tile"]
@@ -120,7 +133,8 @@ class RestoreOptions:
     quality: int = _D["quality"]
 
     def __post_init__(self) -> None:
-        for name in ("denoise", "upscale", "sharpen", "tile", "tile_pad", "quality", "colorize", "precision"):
+        for name in ("denoise", "upscale", "sharpen", "tile", "tile_pad", "quality", "colorize", "precision",
+                     "face_fidelity", "face_mask", "face_min_size"):
             _check(self, FIELDS[name])
         if 0.0 < self.upscale < 1.0:
             raise OptionError(f"upscale={self.upscale!r} is not allowed: use 0 (no super-resolution) or 1 to 8")
@@ -132,6 +146,8 @@ class RestoreOptions:
             object.__setattr__(self, "output_format", normalize_format(self.output_format))
         _model(self, "model", "super-resolution")
         _model(self, "color_model", "colorization")
+        if self.face != "off":
+            _model(self, "face", "face-restoration")
 
     @property
     def does_superres(self) -> bool:
@@ -216,6 +232,8 @@ def _check_names(data: Mapping[str, Any], cls: type) -> None:
 def _check(opts: Any, spec: Field) -> None:
     """Validate (and normalise: 2.0 -> 2 for whole numbers) the attribute ``spec.name`` of ``opts``."""
     name, v = spec.name, getattr(opts, spec.name)
+    if v is None and spec.default is None:  # "the default": decided where it is used
+        return
     if spec.choices is not None:
         if v not in spec.choices:
             raise OptionError(f"{name}={v!r} is not valid: use one of {', '.join(spec.choices)}")
@@ -239,17 +257,27 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
     v = getattr(opts, name)
     if not isinstance(v, str):
         raise OptionError(f"{name}={v!r} must be a model id string")
+    if name == "face":
+        v = v.replace(" (non-commercial)", "")  # the label menus show
+        object.__setattr__(opts, name, v)
     try:
         spec = get_spec(v)
     except UnknownModelError as e:
         raise OptionError(f"{name}: {e}") from None
     if spec.task != task:
-        raise OptionError(f"{name}={v!r} is a {spec.task} model; a {task} model is needed here")
+        where = _OPTION_OF_TASK.get(spec.task)
+        hint = f": use it as {where}" if where else ""
+        raise OptionError(f"{name}={v!r} is a {spec.task} model, and {name} needs a {task} model{hint}")
+
+
+_OPTION_OF_TASK = {"super-resolution": "model (the upscaler)", "colorization": "color_model",
+                   "face-restoration": "face"}
 
 
 PRESETS: dict[str, RestoreOptions] = {
     # Scanned prints: grain, small size, often black and white.
-    "old-photo": RestoreOptions(denoise=15, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0),
+    "old-photo": RestoreOptions(denoise=15, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0,
+                                face="gfpgan-v1.4"),
     # Modern low-resolution pictures: light clean-up, x2.
     "digital": RestoreOptions(denoise=10, upscale=2, model="realesrgan-x2plus", colorize="off", sharpen=0.8),
     # Video frames: the small fast network, x2, gentle settings.

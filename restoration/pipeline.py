@@ -21,6 +21,8 @@ import torch
 
 from . import metrics, stages
 from ._version import __version__
+from .faces.runner import FaceRunner, Tracker
+from .faces.stage import FaceReport
 from .media import ImageData, ImageInput, read_image, write_image
 from .models import LoadedModel, load_model, resolve_device
 from .options import RestoreOptions
@@ -33,12 +35,12 @@ ProgressFn = Callable[[float, str], None]
 _COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
 # Share of the progress bar each stage gets when it runs.
-_WEIGHTS = {"denoise": 1.0, "superres": 6.0, "colorize": 2.0, "sharpen": 0.3}
+_WEIGHTS = {"denoise": 1.0, "superres": 6.0, "faces": 2.0, "colorize": 2.0, "sharpen": 0.3}
 
 
 @dataclass
 class StageReport:
-    """What ``restore_tensor`` did: stages run, models used, seconds per stage, tile used."""
+    """What ``restore_tensor`` did: stages run, models used, seconds per stage, tile used, faces."""
 
     stages: list[str] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
@@ -46,6 +48,7 @@ class StageReport:
     colorized: bool = False
     tile: int = 0
     device: str = "cpu"
+    faces: FaceReport | None = None
 
 
 @dataclass
@@ -92,6 +95,8 @@ def _plan(options: RestoreOptions, monochrome: bool) -> list[str]:
         plan.append("denoise")
     if options.does_superres:
         plan.append("superres")
+    if options.face != "off":
+        plan.append("faces")
     if options.colorize == "on" or (options.colorize == "auto" and monochrome):
         plan.append("colorize")
     if options.sharpen > 0:
@@ -106,6 +111,9 @@ class _Frame:
     x: torch.Tensor
     alpha: torch.Tensor | None
     report: StageReport
+    source: torch.Tensor | None = None  # the denoised input, that faces are cut from
+    monochrome: bool = False
+    track: Tracker | None = None
 
 
 class Restorer:
@@ -123,12 +131,14 @@ class Restorer:
         self._tiles: dict[tuple[int, int], tuple[int, int]] = {}
         self._budget: int | None = None
         self._lock = threading.Lock()
+        self.faces = FaceRunner(options, self.device, self.model)
 
     def model(self, role: str) -> LoadedModel:
-        """The super-resolution (``superres``) or colorization (``colorize``) model, loaded on first use."""
+        """The ``superres``, ``colorize`` or ``face`` model, loaded on first use."""
         with self._lock:
             if role not in self._models:
-                mid = self.options.model if role == "superres" else self.options.color_model
+                mid = {"superres": self.options.model, "colorize": self.options.color_model,
+                       "face": self.options.face}[role]
                 self._models[role] = load_model(mid, self.options.device, self.options.precision)
             return self._models[role]
 
@@ -146,14 +156,18 @@ class Restorer:
             return self._tiles[size]
 
     def run(self, x: torch.Tensor, *, alpha: torch.Tensor | None = None, progress: ProgressFn | None = None,
-            monochrome: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None, StageReport]:
-        """The stages on ``x`` (N, 3, H, W) float in [0, 1]; see ``restore_tensor``."""
+            monochrome: bool | None = None, track: Tracker | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor | None, StageReport]:
+        """The stages on ``x`` (N, 3, H, W) float in [0, 1]; see ``restore_tensor``. ``track`` smooths
+        each frame's faces over time (a video's ``FaceTracker``)."""
         f = _Frame(x.to(device=self.device, dtype=torch.float32), None, StageReport(device=str(self.device)))
+        f.track = track
         if alpha is not None:
             f.alpha = alpha.to(device=self.device, dtype=torch.float32)
-        if monochrome is None:
-            monochrome = self.options.colorize == "auto" and stages.is_monochrome(f.x[:1])
-        f.report.stages = _plan(self.options, monochrome)
+        if monochrome is None and (self.options.colorize == "auto" or self.options.face != "off"):
+            monochrome = stages.is_monochrome(f.x[:1])
+        f.monochrome = bool(monochrome)
+        f.report.stages = _plan(self.options, f.monochrome)
         bar = _Progress(progress, f.report.stages)
         for name in f.report.stages:
             step = bar.stage(name)
@@ -174,6 +188,7 @@ class Restorer:
         f.x = stages.denoise(f.x, self.options.denoise)
 
     def _superres(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        f.source = f.x
         model = self.model("superres")
         grow = model.scale ** (stages.plan_passes(model.scale, self.options.upscale) - 1)  # last pass's input
         tile, pieces = self.tiles((f.x.shape[-2] * grow, f.x.shape[-1] * grow))
@@ -186,6 +201,12 @@ class Restorer:
             f.alpha = stages.resize(f.alpha, tuple(out.shape[-2:])).clamp_(0, 1)
             out = torch.where(f.alpha > 1 / 255, out / f.alpha.clamp(min=1 / 255), out).clamp_(0, 1)
         f.x = out
+
+    def _faces(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+        source = f.source if f.source is not None else f.x
+        f.x, f.report.faces = self.faces(source, f.x, keep_chroma=f.monochrome, track=f.track)
+        if f.report.faces.restored:
+            f.report.models["faces"] = self.options.face
 
     def _colorize(self, f: _Frame, step: Callable[[int, int], None]) -> None:
         model = self.model("colorize")
@@ -268,6 +289,8 @@ def restore_image(
         ref = (reference if isinstance(reference, ImageData) else read_image(reference)).pixels
     m = metrics.compute(pixels, src.pixels, ref, report.seconds)
     m.update(stages=report.stages, models=report.models, device=report.device, warnings=[])
+    if report.faces is not None:
+        m["faces"] = report.faces.to_dict()
     if src.frames > 1:
         hint = ("; to restore every frame, restore it as a video (the Video tab, or `restoration video`)"
                 if src.name.lower().endswith(".gif") else "")

@@ -90,15 +90,19 @@ def local_candidates(spec: ModelSpec) -> list[Path]:
     root = models_dir()
     if root is None:
         return []
-    names = [f"{spec.id}.safetensors", f"{spec.id}.pth", Path(spec.filename).name]
+    base = Path(spec.filename).name
+    if spec.companions:  # a folder of files (weights and config): <id>/ or the upstream layout
+        return [root / spec.id / base]
+    names = [f"{spec.id}.safetensors", f"{spec.id}.pth", f"{spec.id}{Path(base).suffix}", base]
     return [root / n for n in dict.fromkeys(names)]
 
 
 def _hint(spec: ModelSpec) -> str:
-    return (
-        f"run `python -m restoration models download {spec.id}` on a connected machine, or put "
-        f"{Path(spec.filename).name} (or {spec.id}.safetensors) in $RESTORATION_MODELS_DIR"
-    )
+    if spec.companions:
+        where = f"{', '.join((Path(spec.filename).name, *spec.companions))} in $RESTORATION_MODELS_DIR/{spec.id}/"
+    else:
+        where = f"{Path(spec.filename).name} (or {spec.id}.safetensors) in $RESTORATION_MODELS_DIR"
+    return f"run `python -m restoration models download {spec.id}` on a connected machine, or put {where}"
 
 
 def _expected_hash(spec: ModelSpec) -> str | None:
@@ -144,13 +148,11 @@ def cached_path(spec: ModelSpec) -> Path | None:
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(
-        spec.hub_repo,
-        spec.filename,
-        cache_dir=hub_cache_dir(),
-        revision=spec.revision or "main",
-    )
-    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+    found = [try_to_load_from_cache(spec.hub_repo, name, cache_dir=hub_cache_dir(), revision=spec.revision or "main")
+             for name in (spec.filename, *spec.companions)]
+    if not all(isinstance(f, str) and Path(f).is_file() for f in found):
+        return None
+    return Path(found[0])
 
 
 def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
@@ -161,7 +163,7 @@ def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
     """
     spec = get_spec(model_id)
     for cand in local_candidates(spec):
-        if cand.is_file() and cand.stat().st_size > 0:
+        if cand.is_file() and cand.stat().st_size > 0 and all((cand.parent / c).is_file() for c in spec.companions):
             return ResolvedWeights(spec.id, cand, "local")
 
     cached = cached_path(spec)
@@ -220,9 +222,10 @@ def _hub_download(spec: ModelSpec, force: bool) -> Path:
 
     where = f"{spec.hub_repo}/{spec.filename}"
     try:
-        return Path(hf_hub_download(spec.hub_repo, spec.filename, revision=spec.revision,
-                                    cache_dir=hub_cache_dir(), token=config.get("HF_TOKEN"),
-                                    force_download=force))
+        paths = [Path(hf_hub_download(spec.hub_repo, name, revision=spec.revision, cache_dir=hub_cache_dir(),
+                                      token=config.get("HF_TOKEN"), force_download=force))
+                 for name in (spec.filename, *spec.companions)]
+        return paths[0]
     except hf_errors.GatedRepoError:
         why = f"{where} is gated: accept its terms on the Hub and set HF_TOKEN; or"
     except hf_errors.RepositoryNotFoundError:

@@ -68,6 +68,47 @@ def make_ddcolor(seed: int = 0) -> torch.nn.Module:
     return m
 
 
+def make_restoreformer(seed: int = 0) -> torch.nn.Module:
+    """A small RestoreFormer (32 channels, the fewest GroupNorm allows) that spandrel detects."""
+    from spandrel.architectures.RestoreFormer import RestoreFormer
+
+    torch.manual_seed(seed)
+    return RestoreFormer(n_embed=32, embed_dim=32, ch=32, out_ch=3, ch_mult=(1, 1, 1, 1, 1, 1), num_res_blocks=1,
+                         attn_resolutions=(16,), dropout=0.0, in_channels=3, resolution=512, z_channels=32,
+                         double_z=False, enable_mid=True, head_size=8)
+
+
+def make_gfpgan(seed: int = 0) -> torch.nn.Module:
+    """GFPGAN v1 (clean) at full size: spandrel builds it with fixed settings, so no smaller one loads."""
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(seed)
+    return GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
+                  num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+
+
+def make_codeformer(seed: int = 0) -> torch.nn.Module:
+    """CodeFormer with a 2-layer transformer (spandrel reads the layer count from the weights)."""
+    from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
+
+    torch.manual_seed(seed)
+    return CodeFormer(dim_embd=512, n_head=8, n_layers=2, codebook_size=1024, latent_size=256,
+                      connect_list=["32", "64", "128", "256"], fix_modules=["quantize", "generator"])
+
+
+def make_face_parser(folder: Path, seed: int = 0) -> None:
+    """A tiny random SegFormer with the 19 CelebAMask-HQ labels, saved as transformers saves one."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    torch.manual_seed(seed)
+    cfg = SegformerConfig(num_labels=19, hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1],
+                          num_attention_heads=[1, 1, 2, 2], decoder_hidden_size=16)
+    SegformerForSemanticSegmentation(cfg).save_pretrained(str(folder))
+
+
+YUNET = SHARED_WEIGHTS / "face_detection_yunet_2026may.onnx"
+
+
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("models")
@@ -78,7 +119,20 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _save(make_compact(4, seed=2), d / "realesr-animevideov3.safetensors")
     _save(make_ddcolor(), d / "ddcolor-tiny.safetensors", half=True)
     os.symlink(d / "ddcolor-tiny.safetensors", d / "ddcolor.safetensors")
+    _save(make_restoreformer(), d / "restoreformer.safetensors")
+    make_face_parser(d / "face-parsing")
+    if YUNET.is_file():  # the real detector (OpenCV's YuNet); face tests skip without it
+        os.symlink(YUNET, d / YUNET.name)
     return d
+
+
+@pytest.fixture(scope="session")
+def full_face_models(tiny_models_dir: Path) -> Path:
+    """Random-weight GFPGAN and CodeFormer beside the tiny models (about 350 MB in fp16): only the
+    tests that need those two networks ask for them."""
+    _save(make_gfpgan(), tiny_models_dir / "gfpgan-v1.4.safetensors", half=True)
+    _save(make_codeformer(), tiny_models_dir / "codeformer.safetensors", half=True)
+    return tiny_models_dir
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ def test_restore_image_through_gradio_client(server, png):
     from gradio_client import Client, handle_file
 
     c = Client(server, verbose=False)
-    slider, out, metrics = c.predict(handle_file(str(png)), "none", 2, "realesr-general-x4v3", 0, "off",
+    slider, out, metrics, faces = c.predict(handle_file(str(png)), "none", 2, "realesr-general-x4v3", 0, "off",
                                      "ddcolor", 0, "webp", api_name="/restore_image")
     assert Image.open(out).size == (128, 96) and Image.open(out).format == "WEBP"
     assert metrics["size_out"] == [128, 96] and metrics["stages"] == ["superres"]
@@ -152,7 +152,7 @@ def test_restore_video_through_both_clients(server, tmp_path):
     src = make_clip(tmp_path / "clip.mp4", n=8)
     opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 2}
     raw = Client(server, verbose=False).predict(
-        handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 20,
+        handle_file(str(src)), *[opts.get(k) for k in OPTION_PARAMS], "h264", 20,
         api_name="/restore_video",
     )
     playable, download, metrics = raw
@@ -186,7 +186,7 @@ def test_cancelled_video_job_stops_and_cleans_up(server, tmp_path):
     src = make_clip(tmp_path / "long.mp4", w=96, h=64, n=240, audio=False)
     opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 4, "denoise": 10}
     job = Client(server, verbose=False).submit(
-        handle_file(str(src)), *[opts[k] for k in OPTION_PARAMS], "h264", 18,
+        handle_file(str(src)), *[opts.get(k) for k in OPTION_PARAMS], "h264", 18,
         api_name="/restore_video",
     )
     deadline = time.monotonic() + 60

@@ -190,13 +190,13 @@ def test_bad_options_app(server, png_file):
         image = {"path": upload, "meta": {"_type": "gradio.FileData"}}
         for name, value, _word in BAD_OPTIONS:
             opts = {"preset": "none", **BASE, "color_model": "ddcolor", "output_format": "png", name: value}
-            event, data = _raw_call(http, server, "/restore_image", [image, *[opts[k] for k in OPTION_PARAMS]])
+            event, data = _raw_call(http, server, "/restore_image", [image, *[opts.get(k) for k in OPTION_PARAMS]])
             assert event == "error", (name, value, event, data)
             message = json.loads(data)["error"]
             assert message.startswith(labels[name] + " ") or message.startswith(labels[name] + ":"), message
             assert "Traceback" not in message and "\n" not in message.strip(), message
         opts = {"preset": "none", **BASE, "color_model": "ddcolor", "output_format": "png"}
-        event, data = _raw_call(http, server, "/restore_image", [image, *[opts[k] for k in OPTION_PARAMS]])
+        event, data = _raw_call(http, server, "/restore_image", [image, *[opts.get(k) for k in OPTION_PARAMS]])
         assert event == "complete" and json.loads(data)[2]["size_out"] == [128, 96]
 
 

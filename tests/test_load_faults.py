@@ -98,14 +98,14 @@ def test_load_many_clients_queue_full_and_memory_returns(app_process, tmp_path):
         path, size, level = _request_image(tmp_path, i)
         up = 0 if i % 2 else 2  # odd requests: no stage runs, so the pixels must come back exactly
         opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": up}
-        job = c.submit(handle_file(str(path)), *[opts[k] for k in OPTION_PARAMS], api_name="/restore_image")
+        job = c.submit(handle_file(str(path)), *[opts.get(k) for k in OPTION_PARAMS], api_name="/restore_image")
         return i, size, level, up, job
 
     def settle(jobs) -> tuple[int, int]:
         ok = full = 0
         for i, (w, h), level, up, job in jobs:
             try:
-                _, out, metrics = job.result(timeout=120)
+                _, out, metrics, _ = job.result(timeout=120)
             except Exception as e:  # noqa: BLE001 - only "queue full" is acceptable
                 assert re.search(r"queue is full", str(e), re.I), f"request {i}: {e}"
                 full += 1
@@ -325,7 +325,7 @@ def test_file_routes_serve_only_the_apps_outputs(server, tmp_path, photo):
         up = http.post(f"{server}gradio_api/upload", files={"files": ("mine.png", secret.read_bytes())}).json()[0]
         opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 2}
         event, data = _raw_call(http, server, "/restore_image",
-                                [{"path": up, "meta": {"_type": "gradio.FileData"}}, *[opts[k] for k in OPTION_PARAMS]])
+                                [{"path": up, "meta": {"_type": "gradio.FileData"}}, *[opts.get(k) for k in OPTION_PARAMS]])
         assert event == "complete"
         produced = json.loads(data)[1]
         status, body = _get(produced["url"])

@@ -27,7 +27,12 @@ from restoration.options import build_options
         ("output_format", "gif", "output_format='gif' is not supported"),
         ("model", "nope", "model: unknown model 'nope'"),
         ("model", "ddcolor", "model='ddcolor' is a colorization model"),
-        ("color_model", "realesrgan-x4plus", "a colorization model is needed"),
+        ("color_model", "realesrgan-x4plus", "color_model needs a colorization model: use it as model (the upscaler)"),
+        ("face", "realesrgan-x4plus", "face needs a face-restoration model: use it as model (the upscaler)"),
+        ("model", "gfpgan-v1.4", "is a face-restoration model, and model needs a super-resolution model: use it as face"),
+        ("face", "nope", "face: unknown model"),
+        ("face_fidelity", 1.5, "face_fidelity=1.5 is out of range: allowed 0 to 1"),
+        ("face_mask", "oval", "face_mask='oval' is not valid: use one of box, parse"),
     ],
 )
 def test_each_field_is_validated_with_a_message_naming_it(field, value, expect):

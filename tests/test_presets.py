@@ -17,7 +17,7 @@ from restoration.options import PRESETS, RestoreOptions, build_options
 from .test_video import make_clip
 
 # What each preset runs on a colour picture (colorize "auto" leaves colour alone).
-STAGES = {"old-photo": ["denoise", "superres", "sharpen"], "digital": ["denoise", "superres", "sharpen"],
+STAGES = {"old-photo": ["denoise", "superres", "faces", "sharpen"], "digital": ["denoise", "superres", "sharpen"],
           "video": ["denoise", "superres", "sharpen"], "anime": ["superres"]}
 
 
@@ -62,7 +62,7 @@ def test_raw_gradio_client_leaving_options_out_gets_the_preset(server, png):
     from gradio_client import Client, handle_file
 
     c = Client(server, verbose=False)
-    _, out, metrics = c.predict(handle_file(str(png)), preset="digital", api_name="/restore_image")
+    _, out, metrics, _ = c.predict(handle_file(str(png)), preset="digital", api_name="/restore_image")
     assert metrics["size_out"] == [128, 96] and metrics["models"]["superres"] == "realesrgan-x2plus"
     assert Image.open(out).format == "PNG"  # the app writes PNG when no format is given
     params = {p["parameter_name"]: p for p in

@@ -21,6 +21,7 @@ import torch
 
 from .. import metrics
 from ..errors import Cancelled, OptionError, VideoReadError, VideoWriteError
+from ..faces.track import FaceTracker
 from ..media import max_pixels
 from ..options import CODECS, RestoreOptions, VideoOptions
 from ..pipeline import ProgressFn, prepare
@@ -96,6 +97,8 @@ class _VideoJob:
         self.sharp: list[float] = []
         self.quality: list[dict[str, float]] = []
         self.seconds: dict[str, float] = {}
+        self.faces = {"found": 0, "restored": 0, "skipped": 0}
+        self.tracker = FaceTracker() if options.face != "off" else None
         self.sample_every = max(1, round(self.fps))
         self.stop = threading.Event()
         self.t0 = time.perf_counter()
@@ -134,9 +137,12 @@ class _VideoJob:
         x = x.permute(0, 3, 1, 2).float().div_(255)
         if self.monochrome is None:  # decided once, on the first frame restored
             self.monochrome = self.options.colorize == "auto" and is_monochrome(x[:1])
-        out, _, report = self.restorer.run(x, monochrome=self.monochrome)
+        out, _, report = self.restorer.run(x, monochrome=self.monochrome, track=self.tracker)
         for k, v in report.seconds.items():
             self.seconds[k] = self.seconds.get(k, 0.0) + v
+        if report.faces is not None:
+            for k in self.faces:
+                self.faces[k] += getattr(report.faces, k)
         if self.stabilizer is not None and ("colorize" in report.stages or "denoise" in report.stages):
             out = self.stabilizer(out)
         frames = out.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
@@ -195,6 +201,7 @@ class _VideoJob:
             "compared_with": "input frames resized (one frame per second sampled)",
             "stabilized": self.stabilizer is not None,
             "scene_cuts": self.stabilizer.cuts if self.stabilizer is not None else 0,
+            **({"faces": {**self.faces, "tracks": self.tracker.started}} if self.tracker is not None else {}),
             **carried,
         }
 

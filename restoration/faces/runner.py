@@ -1,0 +1,95 @@
+"""The face stage made ready for a job: detector, restorer and mask maker resolved once, on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..color import lab_to_rgb, rgb_to_lab
+from ..models import LoadedModel
+from ..options import RestoreOptions
+from .detect import Face, detect_faces
+from .restore import face_network
+from .stage import FaceReport, restore_faces, select
+
+Tracker = Callable[[list[Face]], list[Face]]
+
+
+def _uint8(x: torch.Tensor) -> np.ndarray:
+    return x.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+class FaceRunner:
+    """Runs the face stage for ``options`` on ``device``; ``load(role)`` gives the face model (the job's
+    ``Restorer.model``). The detector and the face-parsing model are resolved once, when first needed:
+    a picture without faces never loads the face network."""
+
+    def __init__(self, options: RestoreOptions, device: torch.device, load: Callable[[str], LoadedModel]):
+        self.options, self.device, self._load = options, device, load
+        self._lock = threading.Lock()
+        self._detector: Path | None = None
+        self._parser: torch.nn.Module | None = None
+        self._masks: dict[int, torch.Tensor] = {}  # tracked faces' masks (video)
+
+    def detector(self) -> Path:
+        with self._lock:
+            if self._detector is None:
+                from ..weights import resolve
+
+                self._detector = resolve("yunet").path
+            return self._detector
+
+    def _masker(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        if self.options.face_mask != "parse":
+            return None
+        with self._lock:
+            if self._parser is None:
+                from ..weights import resolve
+                from .parse import load_parser
+
+                self._parser = load_parser(resolve("face-parsing").path, self.device)
+        from .parse import parse_masks
+
+        return lambda faces: parse_masks(self._parser, faces)
+
+    def __call__(self, source: torch.Tensor, target: torch.Tensor, *, keep_chroma: bool,
+                 track: Tracker | None = None, keep_crops: int = 4) -> tuple[torch.Tensor, FaceReport]:
+        """Faces of ``source`` (N, 3, h, w) restored into ``target`` (N, 3, H, W). ``track`` smooths each
+        frame's faces in order (video). ``keep_chroma``: restored faces take the source's colour (a gray
+        or toned photo stays so). Raises the weight and model errors of the detector and the network."""
+        report = FaceReport()
+        kept_per_image: list[list[Face]] = []
+        for i in range(source.shape[0]):
+            faces = detect_faces(_uint8(source[i]), self.detector())
+            if track is not None:
+                faces = track(faces)
+            kept, skipped = select(faces, self.options.face_min_size)
+            report.found += len(faces)
+            report.skipped += skipped
+            report.boxes.append([[round(v, 1) for v in f.box] for f in kept])
+            kept_per_image.append(kept)
+        if not any(kept_per_image):
+            return target, report
+        model = self._load("face")
+        network = face_network(model, self.options.face_fidelity)
+        if keep_chroma:
+            network = _with_source_chroma(network)
+        out = restore_faces(source, target, kept_per_image, network, self._masker(), keep_crops=keep_crops,
+                            report=report, mask_cache=self._masks if track is not None else None)
+        return out, report
+
+
+def _with_source_chroma(network: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``network`` whose faces keep the lightness it restored and the colour of the crop it was given."""
+
+    def run(crops: torch.Tensor) -> torch.Tensor:
+        restored = network(crops)
+        lab = rgb_to_lab(restored)
+        lab[:, 1:] = rgb_to_lab(crops.to(restored))[:, 1:]
+        return lab_to_rgb(lab).clamp_(0, 1)
+
+    return run
