@@ -40,13 +40,14 @@ class Face:
 def _detector(path: Path):
     import cv2
 
-    key = str(path)
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)  # a replaced file is read again
     cache = getattr(_local, "detectors", None)
     if cache is None:
         cache = _local.detectors = {}
     if key not in cache:
         try:
-            cache[key] = cv2.FaceDetectorYN.create(key, "", (_BASE, _BASE), _SCORE, _NMS_IOU, 5000)
+            cache[key] = cv2.FaceDetectorYN.create(str(path), "", (_BASE, _BASE), _SCORE, _NMS_IOU, 5000)
         except cv2.error as e:
             raise ModelLoadError(
                 f"{path.name} could not be loaded as the YuNet face detector ({str(e).strip().splitlines()[-1]}); "

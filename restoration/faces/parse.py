@@ -21,13 +21,14 @@ FACE_LABELS = (1, 2, 3, 4, 5, 6, 7, 10, 11, 12)
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 _lock = threading.Lock()
-_cache: dict[tuple[str, str], torch.nn.Module] = {}
+_cache: dict[tuple[str, str, int, int], torch.nn.Module] = {}
 
 
 def load_parser(weights: Path, device: torch.device) -> torch.nn.Module:
     """The SegFormer in ``weights``' folder (``model.safetensors`` + ``config.json``) on ``device``.
     Raises ``ModelLoadError`` when the folder does not hold one."""
-    key = (str(weights.parent), str(device))
+    st = weights.stat()
+    key = (str(weights.parent), str(device), st.st_size, st.st_mtime_ns)  # a replaced file is read again
     with _lock:
         if key not in _cache:
             from transformers import SegformerForSemanticSegmentation
