@@ -149,7 +149,7 @@ def test_face_network_contracts_gfpgan_and_codeformer(full_face_models):
         seen = {}
         real = model.descriptor.model.forward
 
-        def spy(x, **kw):
+        def spy(x, seen=seen, **kw):
             seen.update(kw, lo=float(x.min()), hi=float(x.max()))
             return (x * 0.5, None)
 
@@ -180,7 +180,7 @@ def test_tracker_smooths_detector_jitter_and_follows_real_motion(portrait):
     face = detect_faces(portrait, YUNET)[0]
     rng = np.random.default_rng(0)
     tracker, raw, smooth = FaceTracker(), [], []
-    for i in range(30):
+    for _ in range(30):
         jitter = face.landmarks + rng.normal(0, 1.0, face.landmarks.shape).astype(np.float32)
         out = tracker([type(face)(face.box, jitter, face.score)])[0]
         raw.append(jitter)

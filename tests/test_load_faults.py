@@ -325,7 +325,8 @@ def test_file_routes_serve_only_the_apps_outputs(server, tmp_path, photo):
         up = http.post(f"{server}gradio_api/upload", files={"files": ("mine.png", secret.read_bytes())}).json()[0]
         opts = {**dict.fromkeys(OPTION_PARAMS), **FAST, "upscale": 2}
         event, data = _raw_call(http, server, "/restore_image",
-                                [{"path": up, "meta": {"_type": "gradio.FileData"}}, *[opts.get(k) for k in OPTION_PARAMS]])
+                                [{"path": up, "meta": {"_type": "gradio.FileData"}},
+                                 *[opts.get(k) for k in OPTION_PARAMS]])
         assert event == "complete"
         produced = json.loads(data)[1]
         status, body = _get(produced["url"])

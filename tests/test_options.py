@@ -29,7 +29,7 @@ from restoration.options import build_options
         ("model", "ddcolor", "model='ddcolor' is a colorization model"),
         ("color_model", "realesrgan-x4plus", "color_model needs a colorization model: use it as model (the upscaler)"),
         ("face", "realesrgan-x4plus", "face needs a face-restoration model: use it as model (the upscaler)"),
-        ("model", "gfpgan-v1.4", "is a face-restoration model, and model needs a super-resolution model: use it as face"),
+        ("model", "gfpgan-v1.4", "face-restoration model, and model needs a super-resolution model: use it as face"),
         ("face", "nope", "face: unknown model"),
         ("face_fidelity", 1.5, "face_fidelity=1.5 is out of range: allowed 0 to 1"),
         ("face_mask", "oval", "face_mask='oval' is not valid: use one of box, parse"),
