@@ -41,7 +41,7 @@ def test_registering_an_id_twice_is_an_error():
 def test_unknown_model_lists_the_known_ones():
     with pytest.raises(UnknownModelError) as e:
         weights.resolve("x9000")
-    assert "unknown model 'x9000'; known models: ddcolor" in str(e.value)
+    assert "unknown model 'x9000'; known models: codeformer, ddcolor" in str(e.value)
     assert isinstance(e.value, KeyError)
 
 

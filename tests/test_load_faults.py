@@ -225,12 +225,15 @@ def test_client_that_disconnects_mid_job_stops_the_work(server, tmp_path, route)
     """Close the connection (no cancel message) while a long video job runs: the work stops."""
     import httpx
 
+    from client.endpoints import OPTION_PARAMS
+
     src = make_clip(tmp_path / "long.mp4", w=96, h=64, n=240, audio=False)
     api = server + "gradio_api"
     with httpx.Client(timeout=60) as http:
         up = http.post(f"{api}/upload", files={"files": ("long.mp4", src.read_bytes(), "video/mp4")}).json()[0]
-        data = [{"path": up, "meta": {"_type": "gradio.FileData"}}, "none", 4, "realesr-general-x4v3", 10,
-                "off", "ddcolor", 0, "png", "h264", 18]
+        opts = {**dict.fromkeys(OPTION_PARAMS), "preset": "none", "upscale": 4, "model": "realesr-general-x4v3",
+                "denoise": 10, "colorize": "off", "sharpen": 0}
+        data = [{"path": up, "meta": {"_type": "gradio.FileData"}}, *[opts[k] for k in OPTION_PARAMS], "h264", 18]
         if route == "call":  # the plain HTTP API
             event = http.post(f"{api}/call/restore_video", json={"data": data}).json()["event_id"]
             stream = http.stream("GET", f"{api}/call/restore_video/{event}")
