@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                   "--quick: gfpgan-v1.4)")
     ap.add_argument("--flicker-model", default="restoreformer-tiny",
                     help="face model of the flicker rows (restoreformer-tiny: a small random RestoreFormer)")
+    ap.add_argument("--size", type=int, default=0, help="side of the speed rows' photo (default 1024; --quick 512)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     models = args.models.split(",") if args.models else (
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = []
     if "speed" in args.only:
-        rows += bench_speed(512 if args.quick else 1024, models, args.device)
+        rows += bench_speed(args.size or (512 if args.quick else 1024), models, args.device)
     if "flicker" in args.only:
         rows += bench_flicker(12 if args.quick else 48, args.flicker_model, args.device)
     result = {"meta": {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
