@@ -33,7 +33,7 @@ from client.endpoints import (
 )
 from restoration import OptionError, RestorationError, RestoreOptions, config
 from restoration.batch import restore_folder, unpack_images
-from restoration.catalog import list_models, model_ids
+from restoration.catalog import get_spec, list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
 from restoration.options import NO_PRESET, PRESETS, build_options, build_video_options
@@ -453,6 +453,14 @@ def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw
     return Slider(f.lo, f.hi, value=value, step=f.step, label=f.label, info=kw.pop("info", None), **kw)
 
 
+def _default_fidelity(face: str | None) -> float:
+    from restoration.faces.restore import DEFAULT_FIDELITY
+
+    if not face or face == "off":
+        return 0.0
+    return DEFAULT_FIDELITY.get(get_spec(face).architecture, 0.0)
+
+
 def _face_choices() -> list[tuple[str, str]]:
     """"off" and the face models, the non-commercial ones labelled so."""
     return [("off", "off"), *((s.label, s.id) for s in list_models("face-restoration"))]
@@ -487,6 +495,8 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
                    face_mask=face_mask)
     preset.change(_preset_values, preset, [widgets[n] for n in _PRESET_CONTROLS], api_visibility="private",
                   queue=False)
+    # The page shows the chosen face model's own default fidelity (an API caller who sends none gets it too).
+    face.change(_default_fidelity, face, face_fidelity, api_visibility="private", queue=False)
     return preset, [widgets[n] for n in OPTION_PARAMS[1:]]
 
 
@@ -512,8 +522,8 @@ def build_app() -> gr.Blocks:
                     table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics",
                                          interactive=False, wrap=True,
                                          column_widths=["34%", "26%", "40%"], elem_id="metrics")
-                    face_gallery = gr.Gallery(label="Faces (before / after)", columns=4, height=260,
-                                              elem_id="faces")
+                    face_gallery = gr.Gallery(label="Faces (before / after)", columns=6, height="auto",
+                                              object_fit="contain", elem_id="faces")
                     metrics = gr.JSON(label="Metrics (all)", visible=False)
             run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics, face_gallery],
                       api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
