@@ -166,6 +166,11 @@ def _given(args: dict[str, Any]) -> dict[str, Any]:
 def _options(preset: str | None, **given: Any) -> RestoreOptions:
     """The library's ``build_options``: the preset, then the values given (None = not given); files
     the app writes are PNG unless a format is given."""
+    for name in ("model", "face"):  # the server's own files are not for callers to name
+        value = given.get(name)
+        if isinstance(value, str) and not value.startswith("hf:") and ("/" in value or "\\" in value):
+            raise OptionError(f"{name}={value!r}: the app takes a catalogue id, the name of a file in its models "
+                              "folder, or hf:owner/repo/file, not a path on the server")
     opts = build_options(preset, **given)
     return opts if opts.output_format else opts.with_(output_format="png")
 
@@ -350,7 +355,7 @@ def restore_video_endpoint(video: str | None, preset: str | None = None, upscale
     the last value is (playable video or None, file to download, metrics)."""
     src = _check_upload(video, "video", settings().max_video_mb)
     try:
-        opts = build_options(preset, **_given(locals()))
+        opts = _options(preset, **_given(locals()))
         vopts = build_video_options(codec=codec, crf=None if crf is None else int(round(float(crf))))
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
@@ -473,7 +478,7 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False):
         with gr.Row():
-            face = _widget("face", choices=_face_choices(),
+            face = _widget("face", choices=_face_choices(), allow_custom_value=True,
                            info="restore faces from the input and paste them into the result")
             face_fidelity = _widget("face_fidelity", info="0: the network's face, 1: the original "
                                     "(default: 0.5 for CodeFormer, 0 for the others)")
@@ -481,7 +486,8 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             upscale = _widget("upscale")
-            model = _widget("model", choices=model_ids("super-resolution"))
+            model = _widget("model", choices=model_ids("super-resolution"), allow_custom_value=True,
+                            info="an id, a file name in the models folder, or hf:owner/repo/file")
         with gr.Row():
             denoise = _widget("denoise")
             sharpen = _widget("sharpen")

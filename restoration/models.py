@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .accel import CompiledNet, compile_requested, configure_cuda
 from .catalog import ModelSpec, get_spec
 from .errors import ModelLoadError, OptionError
+from .refs import ModelRef, parse_ref
 from .weights import ResolvedWeights, resolve
 
 log = logging.getLogger(__name__)
@@ -169,27 +170,30 @@ def _install_extra_arches() -> None:
             _extra_installed = True
 
 
-def load_descriptor(path: Path, spec: ModelSpec) -> Any:
-    """Load ``path`` with spandrel on the CPU and check it is the network ``spec`` describes.
-    Raises ``ModelLoadError`` for a file of another kind, one spandrel cannot load, or one holding
-    another architecture or scale."""
+def load_descriptor(path: Path, spec: ModelSpec | None) -> Any:
+    """Load ``path`` with spandrel on the CPU and check it is the network ``spec`` describes (any
+    network spandrel knows when ``spec`` is None). Raises ``ModelLoadError`` for a file of another
+    kind, one spandrel cannot load (a pickle that would run code among them), or one holding another
+    architecture or scale."""
     import spandrel
 
     if path.suffix.lower() not in _ALLOWED_SUFFIXES:
         raise ModelLoadError(
-            f"{path.name}: weight files must be .safetensors or .pth (got {path.suffix or 'no suffix'})"
+            f"{path.name}: weight files must be .safetensors, .pth or .ckpt (got {path.suffix or 'no suffix'})"
         )
-    if spec.architecture in _EXTRA_ARCHES:
+    if spec is None or spec.architecture in _EXTRA_ARCHES:
         _install_extra_arches()
+    what = f"{spec.id} ({spec.architecture})" if spec is not None else "a model spandrel knows"
     try:
         desc = spandrel.ModelLoader(device=torch.device("cpu")).load_from_file(path)
     except Exception as e:  # spandrel raises ValueError, UnpicklingError, RuntimeError, KeyError...
         raise ModelLoadError(
-            f"{path} could not be loaded as {spec.id} ({spec.architecture}): "
-            f"{type(e).__name__}: {e}. Replace the file or delete it so it is downloaded again"
+            f"{path} could not be loaded as {what}: {type(e).__name__}: {str(e)[:300]}. "
+            + ("Replace the file or delete it so it is downloaded again" if spec is not None else
+               "Check that it is an image model's weights (safetensors, or a .pth of tensors only)")
         ) from e
     arch = desc.architecture.id
-    if arch != spec.architecture or int(desc.scale) != spec.scale:
+    if spec is not None and (arch != spec.architecture or int(desc.scale) != spec.scale):
         raise ModelLoadError(
             f"{path} holds a {arch} x{desc.scale} network, but {spec.id} needs "
             f"{spec.architecture} x{spec.scale}; replace the file"
@@ -198,51 +202,110 @@ def load_descriptor(path: Path, spec: ModelSpec) -> Any:
 
 
 def load_model(
-    model_id: str, device: str = "auto", precision: str = "auto", *, compile: bool | None = None
+    model_id: str, device: str = "auto", precision: str = "auto", *, compile: bool | None = None,
+    task: str | None = None,
 ) -> LoadedModel:
-    """The model ``model_id`` on ``device`` in the precision chosen by ``resolve_dtype``; cached.
+    """The model ``model_id`` (a catalogue id, a weight file or ``hf:owner/repo/file``; see
+    ``restoration.refs``) on ``device`` in the precision chosen by ``resolve_dtype``; cached.
 
-    ``compile`` (default: ``RESTORATION_COMPILE``) runs super-resolution networks through
-    ``torch.compile``; see ``restoration.accel``. The colorizer always runs eagerly. Raises
-    ``UnknownModelError``, ``OptionError`` (device, precision), the errors of ``weights.resolve``
-    (``WeightsUnavailableError``, ``ChecksumMismatchError``) and ``ModelLoadError``.
+    ``task`` is what the caller will use it for: a model of another kind is refused with where it
+    belongs. ``compile`` (default: ``RESTORATION_COMPILE``) runs super-resolution networks through
+    ``torch.compile``; see ``restoration.accel``. Raises ``UnknownModelError``, ``OptionError`` (device,
+    precision, a model of the wrong kind), the errors of ``weights.resolve`` (``WeightsUnavailableError``,
+    ``ChecksumMismatchError``) and ``ModelLoadError``.
     """
-    spec = get_spec(model_id)
+    ref = parse_ref(model_id)
     dev = resolve_device(device)
-    dtype = resolve_dtype(spec, dev, precision)
-    weights = resolve(spec.id)
+    weights = ResolvedWeights(ref.text, ref.path, "local") if ref.path is not None else resolve(ref.text)
     if compile is None:
         compile = compile_requested()
-    compile = compile and spec.task == "super-resolution"
-    key = (spec.id, str(dev), str(dtype), str(weights.path), compile)
+    st = weights.path.stat()
+    key = (ref.text, str(dev), precision, str(weights.path), st.st_size, st.st_mtime_ns, bool(compile))
     with _cache_lock:
         hit = _cache.get(key)
-        if hit is not None:
-            return hit
-        key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:
-        with _cache_lock:
-            if key in _cache:
-                return _cache[key]
+        if hit is None:
+            key_lock = _key_locks.setdefault(key, threading.Lock())
+    if hit is None:
+        with key_lock:
+            with _cache_lock:
+                hit = _cache.get(key)
+            if hit is None:
+                hit = _load(ref, weights, dev, precision, compile)
+                with _cache_lock:
+                    _cache[key] = hit
+    check_task(hit.spec, task, ref.name)
+    return hit
+
+
+def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision: str, compile: bool) -> LoadedModel:
+    if ref.kind == "catalog":
+        spec = get_spec(ref.text)
         desc = load_descriptor(weights.path, spec)
-        desc.to(dev)
-        if dtype == torch.float16:
-            desc.half()
-        elif dtype == torch.bfloat16:
-            desc.bfloat16()
-        else:
-            desc.float()
-        desc.eval()
-        if dev.type == "cuda":
-            configure_cuda()
-            desc.model.to(memory_format=torch.channels_last)
-        loaded = LoadedModel(spec, desc, dev, dtype, weights)
-        if compile:
-            loaded.net = CompiledNet(desc.model, spec.id)
-        log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
-        with _cache_lock:
-            _cache[key] = loaded
-        return loaded
+    else:
+        desc = load_descriptor(weights.path, None)
+        spec = spec_for_file(ref, desc)
+    dtype = resolve_dtype(spec, dev, precision)
+    desc.to(dev)
+    {torch.float16: desc.half, torch.bfloat16: desc.bfloat16}.get(dtype, desc.float)()
+    desc.eval()
+    if dev.type == "cuda":
+        configure_cuda()
+        desc.model.to(memory_format=torch.channels_last)
+    loaded = LoadedModel(spec, desc, dev, dtype, weights)
+    if compile and spec.task == "super-resolution":
+        loaded.net = CompiledNet(desc.model, spec.id)
+    log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
+    return loaded
+
+
+_TASK_OPTION = {"super-resolution": "model (the upscaler)", "restoration": "denoise_model (a 1x restoration model)",
+                "face-restoration": "face", "colorization": "color_model"}
+
+
+def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:
+    """A ``ModelSpec`` for a model file, from what spandrel found in it. Raises ``ModelLoadError`` for
+    a kind of model no stage uses (inpainting) or one that does not take RGB images."""
+    arch, scale, purpose = desc.architecture.id, int(desc.scale), desc.purpose
+    if arch == "DDColor":
+        task = "colorization"
+    elif purpose == "FaceSR":
+        task = "face-restoration"
+    elif purpose == "Restoration" or (purpose == "SR" and scale == 1):
+        task = "restoration"
+    elif purpose == "SR":
+        task = "super-resolution"
+    else:
+        raise ModelLoadError(f"{ref.name} is an {purpose.lower()} model ({arch}); no stage here uses one")
+    if task != "colorization" and (desc.input_channels != 3 or desc.output_channels != 3):
+        raise ModelLoadError(f"{ref.name} ({arch}) takes {desc.input_channels}-channel images and gives "
+                             f"{desc.output_channels}; only RGB (3-channel) models can be used")
+    from spandrel import ModelTiling
+
+    extra = arch in _extra_arch_ids()
+    return ModelSpec(
+        id=ref.text, task=task, architecture=arch, scale=scale, hub_repo=ref.repo,
+        filename=ref.filename or ref.name, revision=ref.revision, sha256=None,
+        license=("non-commercial (an architecture of spandrel_extra_arches)" if extra
+                 else "unknown: see the file's source"),
+        supports_half=bool(desc.supports_half), supports_bf16=bool(desc.supports_bfloat16),
+        source=ref.text, description=f"{arch} x{scale} from {ref.name}",
+        tile=0 if desc.tiling != ModelTiling.SUPPORTED else 512, commercial_use=not extra,
+    )
+
+
+def check_task(spec: ModelSpec, task: str | None, name: str) -> None:
+    """``OptionError`` when a model of ``spec.task`` is used where ``task`` is needed, saying where it goes."""
+    if task is None or spec.task == task:
+        return
+    where = _TASK_OPTION.get(spec.task, "nothing here")
+    raise OptionError(f"{name} is a {spec.task} model ({spec.architecture} x{spec.scale}), and "
+                      f"{_TASK_OPTION.get(task, task).split(' ')[0]} needs a {task} model: use it as {where}")
+
+
+def _extra_arch_ids() -> set[str]:
+    import spandrel_extra_arches
+
+    return {a.architecture.id for a in spandrel_extra_arches.EXTRA_REGISTRY.architectures()}
 
 
 def clear_cache() -> None:

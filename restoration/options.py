@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from .catalog import get_spec
 from .errors import OptionError, UnknownModelError
+from .refs import check_ref, looks_like_file
 
 Colorize = Literal["auto", "on", "off"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -61,13 +62,15 @@ def _f(name: str, kind: type, default: Any, label: str, help: str, **kw: Any) ->
 IMAGE_FIELDS: tuple[Field, ...] = (
     _f("upscale", float, 4.0, "Upscale (0 = off)", "output scale 1-8 (any value, e.g. 1.5 or 6.5), "
        "or 0 for no super-resolution", lo=0, hi=8, step=0.5),
-    _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model id (see `models list`)"),
+    _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model: a catalogue id (see `models "
+       "list`), a weight file (.safetensors, .pth) or hf:owner/repo/file"),
     _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off)", lo=0, hi=30, step=1),
     _f("colorize", str, "auto", "Colorize", "colorize: auto (grayscale inputs only), on or off",
        choices=("auto", "on", "off")),
     _f("color_model", str, "ddcolor", "Colorizer", "colorization model id"),
     _f("sharpen", float, 0.0, "Sharpen", "detail enhancement 0-3 (0 = off)", lo=0, hi=3, step=0.1),
-    _f("face", str, "off", "Faces", "face restoration model (gfpgan-v1.4, restoreformer, codeformer) or off"),
+    _f("face", str, "off", "Faces", "face restoration model (gfpgan-v1.4, restoreformer, codeformer, a weight "
+       "file or hf:owner/repo/file) or off"),
     _f("face_fidelity", float, None, "Face fidelity", "0 = the network's restored face, 1 = the original face "
        "(CodeFormer's weight; a blend for the others); default 0.5 for CodeFormer, 0 for the others",
        lo=0, hi=1, step=0.05),
@@ -260,6 +263,9 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
     if name == "face":
         v = v.replace(" (non-commercial)", "")  # the label menus show
         object.__setattr__(opts, name, v)
+    if name != "color_model" and (v.startswith("hf:") or looks_like_file(v)):
+        check_ref(v, name)  # what the file holds is checked when it is loaded
+        return
     try:
         spec = get_spec(v)
     except UnknownModelError as e:

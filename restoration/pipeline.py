@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
+_TASKS = {"superres": "super-resolution", "colorize": "colorization", "face": "face-restoration",
+          "denoise": "restoration"}
 _COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
 # Share of the progress bar each stage gets when it runs.
@@ -139,7 +141,7 @@ class Restorer:
             if role not in self._models:
                 mid = {"superres": self.options.model, "colorize": self.options.color_model,
                        "face": self.options.face}[role]
-                self._models[role] = load_model(mid, self.options.device, self.options.precision)
+                self._models[role] = load_model(mid, self.options.device, self.options.precision, task=_TASKS[role])
             return self._models[role]
 
     def tiles(self, size: tuple[int, int]) -> tuple[int, int]:

@@ -88,7 +88,7 @@ def sha256_file(path: Path) -> str:
 def local_candidates(spec: ModelSpec) -> list[Path]:
     """Where in ``$RESTORATION_MODELS_DIR`` a file for ``spec`` may lie, in the order tried."""
     root = models_dir()
-    if root is None:
+    if root is None or spec.id.startswith("hf:"):
         return []
     base = Path(spec.filename).name
     if spec.companions:  # a folder of files (weights and config): <id>/ or the upstream layout
@@ -98,6 +98,9 @@ def local_candidates(spec: ModelSpec) -> list[Path]:
 
 
 def _hint(spec: ModelSpec) -> str:
+    if spec.id.startswith("hf:"):
+        return (f"run `python -m restoration models download {spec.id}` on a connected machine, or download "
+                "the file yourself and give its path instead")
     if spec.companions:
         where = f"{', '.join((Path(spec.filename).name, *spec.companions))} in $RESTORATION_MODELS_DIR/{spec.id}/"
     else:
@@ -155,13 +158,27 @@ def cached_path(spec: ModelSpec) -> Path | None:
     return Path(found[0])
 
 
+def _spec_of(model_id: str) -> ModelSpec:
+    """The catalogue's spec, or for ``hf:owner/repo/file[@rev]`` one that says where the file is."""
+    if not model_id.startswith("hf:"):
+        return get_spec(model_id)
+    from .refs import parse_ref
+
+    ref = parse_ref(model_id)
+    return ModelSpec(id=ref.text, task="super-resolution", architecture="?", scale=1, hub_repo=ref.repo,
+                     filename=ref.filename, revision=ref.revision, sha256=None, license="unknown",
+                     supports_half=False, supports_bf16=False, source=f"the Hub: {ref.repo}",
+                     description="a model file from the Hub")
+
+
 def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
-    """Find (or fetch) the weight file of ``model_id``.
+    """Find (or fetch) the weight file of ``model_id``: a catalogue id, or ``hf:owner/repo/file[@rev]``
+    (checked against the hash recorded at its first download).
 
     Raises ``UnknownModelError``, ``WeightsUnavailableError`` (not local, not cached, and offline,
     unreachable or missing on the Hub) or ``ChecksumMismatchError``.
     """
-    spec = get_spec(model_id)
+    spec = _spec_of(model_id)
     for cand in local_candidates(spec):
         if cand.is_file() and cand.stat().st_size > 0 and all((cand.parent / c).is_file() for c in spec.companions):
             return ResolvedWeights(spec.id, cand, "local")
@@ -190,7 +207,7 @@ def download(model_id: str, *, force: bool = False) -> Path:
     Raises ``UnknownModelError``, ``WeightsUnavailableError`` (offline and not cached, no Hub source,
     gated, missing or unreachable) and ``ChecksumMismatchError`` (the download is deleted).
     """
-    spec = get_spec(model_id)
+    spec = _spec_of(model_id)
     if not spec.hub_repo:
         raise WeightsUnavailableError(f"{spec.id} has no Hub source; {_hint(spec)}")
     if is_offline():

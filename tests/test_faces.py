@@ -275,3 +275,19 @@ def test_video_tracks_faces_through_the_frames(portrait, tmp_path):
                         VideoOptions(codec="ffv1", batch=3))
     assert res.metrics["faces"]["found"] == 6 and res.metrics["faces"]["restored"] == 6
     assert res.metrics["faces"]["tracks"] == 1
+
+
+@pytest.mark.parametrize("model_id", ["gfpgan-v1.4", "codeformer"])
+def test_full_size_face_models_through_the_app_and_the_command_line(full_face_models, server, portrait, tmp_path,
+                                                                    model_id, capsys):
+    from client import RestorationClient
+    from restoration.cli import main
+
+    src = tmp_path / "p.png"
+    Image.fromarray(portrait).save(src)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(src, preset="none", upscale=0, face=model_id, colorize="off", denoise=0, sharpen=0)
+    assert r.metrics["faces"]["restored"] == 1 and r.metrics["models"]["faces"] == model_id
+    assert main(["image", str(src), "-o", str(tmp_path / "o.png"), "--upscale", "0", "--face", model_id,
+                 "--colorize", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faces"]["restored"] == 1

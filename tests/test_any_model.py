@@ -1,0 +1,220 @@
+"""Any model spandrel knows, given as a file or a Hub file, routed by what it is; hostile files refused.
+
+Random-weight real architectures (SwinIR, SPAN, HAT, PLKSR, SCUNet, DRUNet) saved the way people
+share them (safetensors and .pth), loaded through the real code path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restoration import ModelLoadError, OptionError, WeightsUnavailableError, build_options, restore_image
+from restoration.models import load_model
+
+from .conftest import SHARED_WEIGHTS, _save
+
+FAST = dict(colorize="off", denoise=0, sharpen=0)
+
+
+def _archs() -> dict[str, tuple[torch.nn.Module, int]]:
+    from spandrel.architectures.DRUNet import DRUNet
+    from spandrel.architectures.HAT import HAT
+    from spandrel.architectures.PLKSR import PLKSR
+    from spandrel.architectures.SCUNet import SCUNet
+    from spandrel.architectures.SPAN import SPAN
+    from spandrel.architectures.SwinIR import SwinIR
+
+    torch.manual_seed(0)
+    return {
+        "SwinIR.safetensors": (SwinIR(upscale=2, img_size=16, window_size=4, embed_dim=12, depths=[1], num_heads=[2],
+                                      mlp_ratio=2, upsampler="pixelshuffledirect"), 2),
+        "4x-SPAN.pth": (SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=4), 4),
+        "HAT.safetensors": (HAT(upscale=2, img_size=16, window_size=4, embed_dim=12, depths=[1], num_heads=[2],
+                                mlp_ratio=2, upsampler="pixelshuffle", compress_ratio=3, squeeze_factor=3), 2),
+        "PLKSR.pth": (PLKSR(dim=16, n_blocks=2, upscaling_factor=2), 2),
+        "SCUNet.safetensors": (SCUNet(in_nc=3, config=[1] * 7, dim=64), 1),
+        "DRUNet.pth": (DRUNet(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=2), 1),
+    }
+
+
+@pytest.fixture(scope="module")
+def arch_files(tmp_path_factory) -> dict[str, tuple[Path, int]]:
+    d = tmp_path_factory.mktemp("community")
+    out = {}
+    for name, (net, scale) in _archs().items():
+        _save(net, d / name)
+        out[name] = (d / name, scale)
+    return out
+
+
+@pytest.mark.parametrize("name", ["SwinIR.safetensors", "4x-SPAN.pth", "HAT.safetensors", "PLKSR.pth"])
+def test_a_super_resolution_file_is_an_upscaler(arch_files, photo, name):
+    path, scale = arch_files[name]
+    res = restore_image(photo, build_options(upscale=scale, model=str(path), **FAST))
+    assert res.image.pixels.shape[:2] == (48 * scale, 64 * scale)
+    assert res.metrics["models"]["superres"] == str(path)
+
+
+@pytest.mark.parametrize("name", ["SCUNet.safetensors", "DRUNet.pth"])
+def test_a_1x_restoration_file_given_as_the_upscaler_says_where_it_goes(arch_files, photo, name):
+    path, _ = arch_files[name]
+    with pytest.raises(OptionError, match=rf"{name} is a restoration model .* use it as denoise_model"):
+        restore_image(photo, build_options(upscale=2, model=str(path), **FAST))
+
+
+def test_an_upscaler_file_given_as_the_face_model_says_where_it_goes(arch_files, photo):
+    from .conftest import YUNET
+
+    if not YUNET.is_file():
+        pytest.skip("the YuNet detector is not in ../shared/weights")
+    from skimage import data
+
+    path, _ = arch_files["PLKSR.pth"]
+    portrait = np.ascontiguousarray(data.astronaut()[::2, ::2])
+    with pytest.raises(OptionError, match=r"PLKSR\.pth is a super-resolution model .* use it as model"):
+        restore_image(portrait, build_options(upscale=0, face=str(path), **FAST))
+
+
+def test_a_file_in_the_models_folder_is_found_by_its_name(arch_files, photo, tmp_path, monkeypatch, tiny_models_dir):
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder, symlinks=True)
+    shutil.copy(arch_files["4x-SPAN.pth"][0], folder / "4x-SPAN.pth")
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    res = restore_image(photo, build_options(upscale=4, model="4x-SPAN.pth", **FAST))
+    assert res.image.pixels.shape[:2] == (192, 256)
+
+
+def test_a_file_that_is_not_there_or_not_a_model_name_is_an_option_error(tmp_path):
+    with pytest.raises(OptionError, match=r"model: .*nope\.pth: no such model file"):
+        build_options(model=str(tmp_path / "nope.pth"))
+    with pytest.raises(OptionError, match=r"\.pt files are TorchScript programs"):
+        build_options(model=str(tmp_path / "model.pt"))
+    with pytest.raises(OptionError, match=r"must be \.safetensors, \.pth or \.ckpt"):
+        build_options(model=str(tmp_path / "model.onnx"))
+    with pytest.raises(OptionError, match=r"hf:owner/repo/path/to/file"):
+        build_options(model="hf:just-a-repo")
+
+
+def test_trained_files_give_the_same_pixels_as_their_catalogue_ids(tmp_path, monkeypatch, photo):
+    src = SHARED_WEIGHTS / "realesr-animevideov3.fp16.safetensors"
+    if not src.is_file():
+        pytest.skip("trained weights not present in ../shared/weights")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "realesr-animevideov3.safetensors").symlink_to(src)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    by_id = restore_image(photo, build_options(upscale=4, model="realesr-animevideov3", **FAST)).image.pixels
+    by_file = restore_image(photo, build_options(upscale=4, model=str(src), **FAST)).image.pixels
+    assert np.array_equal(by_id, by_file)
+
+
+# ------------------------------------------------------------------------------------ the Hub
+def test_a_hub_file_offline_and_not_cached_says_what_to_do(photo):
+    with pytest.raises(WeightsUnavailableError, match=r"offline.*hf:someone/models/x2\.safetensors.*models download"):
+        restore_image(photo, build_options(upscale=2, model="hf:someone/models/x2.safetensors", **FAST))
+
+
+def test_a_hub_file_is_downloaded_once_recorded_and_checked(arch_files, photo, monkeypatch):
+    from restoration import weights
+
+    payload = arch_files["PLKSR.pth"][0].read_bytes()
+    calls = []
+
+    def fake(repo_id, filename, *, revision, cache_dir, token, force_download):
+        calls.append((repo_id, filename, revision))
+        blob = Path(cache_dir) / "blob" / filename
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(payload)
+        return str(blob)
+
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    ref = "hf:someone/models/sub/PLKSR.pth@v1"
+    res = restore_image(photo, build_options(upscale=2, model=ref, **FAST))
+    assert res.image.pixels.shape[:2] == (96, 128)
+    assert calls == [("someone/models", "sub/PLKSR.pth", "v1")]
+    assert weights._read_records()[ref] == hashlib.sha256(payload).hexdigest()
+
+
+# ------------------------------------------------------------------------------------ hostile files
+def test_hostile_model_files_are_refused_and_never_run(tmp_path, photo):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    with open(tmp_path / "evil.pth", "wb") as f:
+        pickle.dump({"weight": Evil()}, f)
+    torch.save({"w": torch.zeros(3)}, tmp_path / "zip_evil.pth")  # a real zip pickle, then poisoned
+    with zipfile.ZipFile(tmp_path / "zip_evil.pth", "a") as zf:
+        zf.writestr("zip_evil/data.pkl", pickle.dumps({"weight": Evil()}))
+    (tmp_path / "text.pth").write_text("this is not a model")
+    good = tmp_path / "good.safetensors"
+    _archs_small = _archs()["PLKSR.pth"][0]
+    _save(_archs_small, good)
+    (tmp_path / "truncated.safetensors").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for name in ("evil.pth", "zip_evil.pth", "text.pth", "truncated.safetensors"):
+        with pytest.raises(ModelLoadError, match=rf"{name} could not be loaded"):
+            restore_image(photo, build_options(upscale=2, model=str(tmp_path / name), **FAST))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_a_model_for_other_than_rgb_is_refused(tmp_path, photo, channels):
+    from spandrel.architectures.SPAN import SPAN
+
+    path = tmp_path / f"span{channels}.safetensors"
+    _save(SPAN(num_in_ch=channels, num_out_ch=channels, feature_channels=8, upscale=2), path)
+    with pytest.raises(ModelLoadError, match=rf"takes {channels}-channel images .* only RGB"):
+        load_model(str(path), "cpu")
+
+
+# ------------------------------------------------------------------------------------ surfaces
+def test_command_line_takes_a_model_file(arch_files, photo, tmp_path, capsys):
+    from restoration.cli import main
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo).save(src)
+    path, _ = arch_files["HAT.safetensors"]
+    assert main(["image", str(src), "-o", str(tmp_path / "o.png"), "--model", str(path), "--upscale", "2",
+                 "--colorize", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["size_out"] == [128, 96]
+    assert main(["image", str(src), "-o", str(tmp_path / "o.png"), "--model", str(arch_files["DRUNet.pth"][0]),
+                 "--colorize", "off"]) == 2
+    assert "use it as denoise_model" in capsys.readouterr().err
+
+
+def test_app_takes_models_folder_files_and_hub_files_but_no_server_paths(arch_files, server, photo, tmp_path,
+                                                                         monkeypatch, tiny_models_dir):
+    import shutil
+
+    from client import ClientError, RestorationClient
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder, symlinks=True)
+    shutil.copy(arch_files["4x-SPAN.pth"][0], folder / "4x-SPAN.pth")
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    src = tmp_path / "p.png"
+    Image.fromarray(photo).save(src)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(src, preset="none", upscale=4, model="4x-SPAN.pth", **FAST)
+        assert r.metrics["size_out"] == [256, 192] and r.metrics["models"]["superres"] == "4x-SPAN.pth"
+        with pytest.raises(ClientError, match="not a path on the server"):
+            c.restore_image(src, preset="none", upscale=4, model=str(folder / "4x-SPAN.pth"), **FAST)
+        with pytest.raises(ClientError, match="offline"):
+            c.restore_image(src, preset="none", upscale=2, model="hf:someone/models/x2.safetensors", **FAST)
