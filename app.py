@@ -166,7 +166,7 @@ def _given(args: dict[str, Any]) -> dict[str, Any]:
 def _options(preset: str | None, **given: Any) -> RestoreOptions:
     """The library's ``build_options``: the preset, then the values given (None = not given); files
     the app writes are PNG unless a format is given."""
-    for name in ("model", "face"):  # the server's own files are not for callers to name
+    for name in ("model", "face", "denoise_model"):  # the server's own files are not for callers to name
         value = given.get(name)
         if isinstance(value, str) and not value.startswith("hf:") and ("/" in value or "\\" in value):
             raise OptionError(f"{name}={value!r}: the app takes a catalogue id, the name of a file in its models "
@@ -215,7 +215,7 @@ def restore_image_endpoint(image: str | None, preset: str | None = None, upscale
                            color_model: str | None = None, sharpen: float | None = None,
                            output_format: str | None = None, face: str | None = None,
                            face_fidelity: float | None = None, face_mask: str | None = None,
-                           progress: gr.Progress = gr.Progress()):
+                           denoise_model: str | None = None, progress: gr.Progress = gr.Progress()):
     """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
     src = _check_upload(image)
     job = None
@@ -257,7 +257,7 @@ def restore_batch_endpoint(files: list[str] | None, preset: str | None = None, u
                            color_model: str | None = None, sharpen: float | None = None,
                            output_format: str | None = None, face: str | None = None,
                            face_fidelity: float | None = None, face_mask: str | None = None,
-                           progress: gr.Progress = gr.Progress()):
+                           denoise_model: str | None = None, progress: gr.Progress = gr.Progress()):
     """Restore many images and/or zips with the library's ``restore_folder``. Returns (gallery
     previews, one zip, per-file report)."""
     if not files:
@@ -350,7 +350,8 @@ def restore_video_endpoint(video: str | None, preset: str | None = None, upscale
                            color_model: str | None = None, sharpen: float | None = None,
                            output_format: str | None = None, face: str | None = None,
                            face_fidelity: float | None = None, face_mask: str | None = None,
-                           codec: str | None = None, crf: float | None = None, progress: gr.Progress = gr.Progress()):
+                           denoise_model: str | None = None, codec: str | None = None, crf: float | None = None,
+                           progress: gr.Progress = gr.Progress()):
     """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
     the last value is (playable video or None, file to download, metrics)."""
     src = _check_upload(video, "video", settings().max_video_mb)
@@ -490,6 +491,8 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
                             info="an id, a file name in the models folder, or hf:owner/repo/file")
         with gr.Row():
             denoise = _widget("denoise")
+            denoise_model = _widget("denoise_model", choices=["nlm", *model_ids("restoration")], value="nlm",
+                                    allow_custom_value=True)
             sharpen = _widget("sharpen")
         with gr.Row():
             colorize = _widget("colorize")
@@ -498,7 +501,7 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
                                      label=field("output_format").label)
     widgets = dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize, color_model=color_model,
                    sharpen=sharpen, output_format=output_format, face=face, face_fidelity=face_fidelity,
-                   face_mask=face_mask)
+                   face_mask=face_mask, denoise_model=denoise_model)
     preset.change(_preset_values, preset, [widgets[n] for n in _PRESET_CONTROLS], api_visibility="private",
                   queue=False)
     # The page shows the chosen face model's own default fidelity (an API caller who sends none gets it too).

@@ -17,7 +17,7 @@ LIST_MODELS = "/list_models"
 # The option inputs every restore endpoint takes, in this order, after its media input.
 OPTION_PARAMS: tuple[str, ...] = (
     "preset", "upscale", "model", "denoise", "colorize", "color_model", "sharpen", "output_format",
-    "face", "face_fidelity", "face_mask",
+    "face", "face_fidelity", "face_mask", "denoise_model",
 )
 # /restore_video takes these after the options above.
 VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from .errors import OptionError, UnknownModelError
 
-Task = Literal["super-resolution", "colorization", "face-restoration", "face-detection", "face-parsing"]
+Task = Literal["super-resolution", "restoration", "colorization", "face-restoration", "face-detection", "face-parsing"]
 
 # Commit of leonelhs/realesrgan that public code pins; it holds the x2plus and general-x4v3 files.
 _LEONELHS_REV = "6907f85a9095e201ec4b3c7e91bbb66cdec0f04d"
@@ -50,6 +50,7 @@ class ModelSpec:
     input_size: int | None = None
     companions: tuple[str, ...] = ()
     commercial_use: bool = True
+    sha256_prefix: str | None = None  # where only the start of the upstream hash is known
 
     @property
     def label(self) -> str:
@@ -294,6 +295,42 @@ _FACES: tuple[ModelSpec, ...] = (
     ),
 )
 
+_DENOISERS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="drunet-color",
+        task="restoration",
+        architecture="DRUNet",
+        scale=1,
+        hub_repo="deepinv/drunet",
+        filename="drunet_color.pth",
+        revision=None,
+        sha256=None,
+        license="MIT (KAIR)",
+        supports_half=True,
+        supports_bf16=True,
+        source="cszn/KAIR release v1.0, mirrored in deepinv/drunet; hash recorded on first download",
+        description="DRUNet: Gaussian-noise denoiser conditioned on the noise level (the denoise strength).",
+        tile=512,
+    ),
+    ModelSpec(
+        id="scunet-real",
+        task="restoration",
+        architecture="SCUNet",
+        scale=1,
+        hub_repo="deepinv/scunet",
+        filename="scunet_color_real_psnr.pth",
+        revision=None,
+        sha256=None,
+        sha256_prefix="fa78899ba2caec9d",
+        license="Apache-2.0 (KAIR)",
+        supports_half=True,
+        supports_bf16=True,
+        source="cszn/KAIR release v1.0, mirrored in deepinv/scunet; hash recorded on first download",
+        description="SCUNet (real, PSNR): blind denoiser for real-world noise and compression.",
+        tile=0,
+    ),
+)
+
 _lock = threading.Lock()
 _registry: dict[str, ModelSpec] = {}
 
@@ -309,7 +346,7 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-for _spec in (*_BUILTIN, *_FACES):
+for _spec in (*_BUILTIN, *_FACES, *_DENOISERS):
     register(_spec)
 
 

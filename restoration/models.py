@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # Architectures whose forward keeps state on the module (DDColor's encoder hooks): calls are serialised.
 _STATEFUL_ARCHES = {"DDColor"}
+_NOISE_CONDITIONED = {"DRUNet"}
 _ALLOWED_SUFFIXES = {".pth", ".ckpt", ".safetensors"}
 _EXTRA_ARCHES = {"DDColor", "CodeFormer"}  # from spandrel_extra_arches (non-commercial licences there)
 
@@ -70,19 +71,21 @@ class LoadedModel:
         """True while the network runs through ``torch.compile`` (not fallen back to eager)."""
         return self._fallback is None and isinstance(self.net, CompiledNet) and not self.net.failed
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, noise_level: float | None = None) -> torch.Tensor:
+        """``noise_level`` (0..1, for noise-conditioned networks such as DRUNet; default 15/255) is given
+        to the network as an extra input plane."""
         guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
         with guard, torch.inference_mode():
             runner = self._fallback or (self.net or self.descriptor.model, self.dtype)
-            out = self._run(runner, x)
+            out = self._run(runner, x, noise_level)
             if runner[1] == torch.float16 and not bool(torch.isfinite(out).all()):
-                out = self._run(self._leave_fp16(), x)
+                out = self._run(self._leave_fp16(), x, noise_level)
             if self.spec.task != "colorization":
                 out = out.clamp_(0, 1)
             return out.float()
 
-    def _run(self, runner: tuple[Callable[[torch.Tensor], torch.Tensor], torch.dtype], x: torch.Tensor
-             ) -> torch.Tensor:
+    def _run(self, runner: tuple[Callable[[torch.Tensor], torch.Tensor], torch.dtype], x: torch.Tensor,
+             noise_level: float | None = None) -> torch.Tensor:
         net, dtype = runner
         x = x.to(device=self.device, dtype=dtype)
         if self.device.type == "cuda":
@@ -96,6 +99,9 @@ class LoadedModel:
             rw, rh = min(pad_w, w - 1), min(pad_h, h - 1)
             x = F.pad(x, (0, rw, 0, rh), mode="reflect")
             x = F.pad(x, (0, pad_w - rw, 0, pad_h - rh), mode="replicate")
+        if self.spec.architecture in _NOISE_CONDITIONED:  # the noise level as a 4th input plane
+            level = 15 / 255 if noise_level is None else noise_level
+            x = torch.cat([x, torch.full_like(x[:, :1], level)], 1)
         out = net(x)
         if pad_w or pad_h:
             out = out[..., : h * self.scale, : w * self.scale]

@@ -64,7 +64,10 @@ IMAGE_FIELDS: tuple[Field, ...] = (
        "or 0 for no super-resolution", lo=0, hi=8, step=0.5),
     _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model: a catalogue id (see `models "
        "list`), a weight file (.safetensors, .pth) or hf:owner/repo/file"),
-    _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off)", lo=0, hi=30, step=1),
+    _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off): non-local means' h, DRUNet's noise "
+       "level (8-bit units); for a blind network, its share of the result (full from 15)", lo=0, hi=30, step=1),
+    _f("denoise_model", str, "nlm", "Denoiser", "nlm (classical non-local means), drunet-color, scunet-real, "
+       "a 1x restoration model file or hf:owner/repo/file"),
     _f("colorize", str, "auto", "Colorize", "colorize: auto (grayscale inputs only), on or off",
        choices=("auto", "on", "off")),
     _f("color_model", str, "ddcolor", "Colorizer", "colorization model id"),
@@ -119,6 +122,7 @@ class RestoreOptions:
     """
 
     denoise: float = _D["denoise"]
+    denoise_model: str = _D["denoise_model"]
     upscale: float = _D["upscale"]
     model: str = _D["model"]
     colorize: Colorize = _D["colorize"]
@@ -151,6 +155,8 @@ class RestoreOptions:
         _model(self, "color_model", "colorization")
         if self.face != "off":
             _model(self, "face", "face-restoration")
+        if self.denoise_model != "nlm":
+            _model(self, "denoise_model", "restoration")
 
     @property
     def does_superres(self) -> bool:
@@ -277,7 +283,7 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
 
 
 _OPTION_OF_TASK = {"super-resolution": "model (the upscaler)", "colorization": "color_model",
-                   "face-restoration": "face"}
+                   "face-restoration": "face", "restoration": "denoise_model"}
 
 
 PRESETS: dict[str, RestoreOptions] = {

@@ -130,7 +130,7 @@ class Restorer:
         self.options = options
         self.device = resolve_device(options.device)
         self._models: dict[str, LoadedModel] = {}
-        self._tiles: dict[tuple[int, int], tuple[int, int]] = {}
+        self._tiles: dict[tuple[tuple[int, int], str], tuple[int, int]] = {}
         self._budget: int | None = None
         self._lock = threading.Lock()
         self.faces = FaceRunner(options, self.device, self.model)
@@ -140,22 +140,22 @@ class Restorer:
         with self._lock:
             if role not in self._models:
                 mid = {"superres": self.options.model, "colorize": self.options.color_model,
-                       "face": self.options.face}[role]
+                       "face": self.options.face, "denoise": self.options.denoise_model}[role]
                 self._models[role] = load_model(mid, self.options.device, self.options.precision, task=_TASKS[role])
             return self._models[role]
 
-    def tiles(self, size: tuple[int, int]) -> tuple[int, int]:
-        """(tile, pieces per call) for a super-resolution input of ``size`` (H, W), planned once."""
+    def tiles(self, size: tuple[int, int], role: str = "superres") -> tuple[int, int]:
+        """(tile, pieces per call) for an input of ``size`` (H, W) to the ``role`` model, planned once."""
         with self._lock:
-            if size not in self._tiles:
+            if (size, role) not in self._tiles:
                 if self._budget is None and self.device.type == "cuda":
                     self._budget = gpu_budget(self.device)
-                model = self._models["superres"]
-                self._tiles[size] = plan_tiles(
+                model = self._models[role]
+                self._tiles[size, role] = plan_tiles(
                     model.spec.architecture, model.scale, self.device, size, default=model.spec.tile,
                     dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=self.options.tile,
                     pad=self.options.tile_pad, budget=self._budget)
-            return self._tiles[size]
+            return self._tiles[size, role]
 
     def run(self, x: torch.Tensor, *, alpha: torch.Tensor | None = None, progress: ProgressFn | None = None,
             monochrome: bool | None = None, track: Tracker | None = None
@@ -187,7 +187,14 @@ class Restorer:
         return time.perf_counter()
 
     def _denoise(self, f: _Frame, step: Callable[[int, int], None]) -> None:
-        f.x = stages.denoise(f.x, self.options.denoise)
+        if self.options.denoise_model == "nlm":
+            f.x = stages.denoise(f.x, self.options.denoise)
+            return
+        model = self.model("denoise")
+        tile, pieces = self.tiles(tuple(f.x.shape[-2:]), "denoise")
+        f.report.models["denoise"] = model.spec.id
+        f.x = stages.denoise_with(model, f.x, self.options.denoise, tile=tile, pad=self.options.tile_pad,
+                                  batch=pieces, progress=step)
 
     def _superres(self, f: _Frame, step: Callable[[int, int], None]) -> None:
         f.source = f.x

@@ -220,6 +220,11 @@ def download(model_id: str, *, force: bool = False) -> Path:
     path = _hub_download(spec, force)
     actual = sha256_file(path)
     expected = _expected_hash(spec)
+    if expected is None and spec.sha256_prefix and not actual.startswith(spec.sha256_prefix):
+        _remove_cached(path)
+        raise ChecksumMismatchError(
+            f"downloaded {spec.filename} for {spec.id} has sha256 {actual}, which does not start with the "
+            f"upstream {spec.sha256_prefix}; the file was deleted. Try again, or {_hint(spec)}")
     if expected is None:
         _record_hash(spec, actual)
         log.info("recorded sha256 %s for %s (first download)", actual, spec.id)

@@ -106,6 +106,22 @@ def make_face_parser(folder: Path, seed: int = 0) -> None:
     SegformerForSemanticSegmentation(cfg).save_pretrained(str(folder))
 
 
+def make_drunet(seed: int = 0) -> torch.nn.Module:
+    """A small DRUNet (RGB + noise-level plane in, RGB out)."""
+    from spandrel.architectures.DRUNet import DRUNet
+
+    torch.manual_seed(seed)
+    return DRUNet(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=2)
+
+
+def make_scunet(seed: int = 0) -> torch.nn.Module:
+    """SCUNet with one block per stage (its 64 channels and 32-channel heads are what it needs)."""
+    from spandrel.architectures.SCUNet import SCUNet
+
+    torch.manual_seed(seed)
+    return SCUNet(in_nc=3, config=[1] * 7, dim=64)
+
+
 YUNET = SHARED_WEIGHTS / "face_detection_yunet_2026may.onnx"
 
 
@@ -120,6 +136,8 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _save(make_ddcolor(), d / "ddcolor-tiny.safetensors", half=True)
     os.symlink(d / "ddcolor-tiny.safetensors", d / "ddcolor.safetensors")
     _save(make_restoreformer(), d / "restoreformer.safetensors")
+    _save(make_drunet(), d / "drunet-color.safetensors")
+    _save(make_scunet(), d / "scunet-real.safetensors")
     make_face_parser(d / "face-parsing")
     if YUNET.is_file():  # the real detector (OpenCV's YuNet); face tests skip without it
         os.symlink(YUNET, d / YUNET.name)

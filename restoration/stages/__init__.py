@@ -4,8 +4,8 @@ No stage keeps state between calls, so concurrent requests never see each other'
 """
 
 from .colorize import colorize, is_monochrome
-from .denoise import denoise
+from .denoise import denoise, denoise_with
 from .sharpen import sharpen
 from .superres import plan_passes, resize, superres
 
-__all__ = ["colorize", "denoise", "is_monochrome", "plan_passes", "resize", "sharpen", "superres"]
+__all__ = ["colorize", "denoise", "denoise_with", "is_monochrome", "plan_passes", "resize", "sharpen", "superres"]

@@ -1,4 +1,4 @@
-"""Denoise: non-local means, strength 0..30 (the filter's ``h``, in 8-bit Lab units).
+"""Denoise: non-local means, strength 0..30 (the filter's ``h``, in 8-bit Lab units), or a network.
 
 Two implementations of the same filter. On a CUDA device, ``nlm_torch`` runs on the GPU, on the batch
 as it is, so frames never go back to the host; elsewhere OpenCV's ``fastNlMeansDenoisingColored``
@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..color import lab_to_rgb, rgb_to_lab
+from ..tiling import Progress, run_tiled
 
 PATCH = 7
 SEARCH = 21
@@ -31,6 +32,26 @@ def denoise(x: torch.Tensor, strength: float, method: str = "auto") -> torch.Ten
     if method == "torch":
         return nlm_torch(x, strength)
     return _nlm_opencv(x, strength)
+
+
+FULL_AT = 15.0  # a blind denoiser's whole output from this strength on
+
+
+def denoise_with(model, x: torch.Tensor, strength: float, *, tile: int, pad: int, batch: int = 1,
+                 progress: Progress | None = None) -> torch.Tensor:
+    """``x`` (N, 3, H, W) in [0, 1] through a 1x restoration network (``models.LoadedModel``), tiled.
+
+    A noise-conditioned network (DRUNet) is told the noise level: ``strength`` in 8-bit units, so 15
+    means sigma 15/255. A blind network (SCUNet, any 1x model) has no such input: its output is blended
+    with the input, a share of ``strength / 15`` (the whole output from 15 on).
+    """
+    if strength <= 0:
+        return x
+    if getattr(model.spec, "architecture", "") == "DRUNet":
+        level = strength / 255
+        return run_tiled(lambda t: model(t, noise_level=level), x, 1, tile, pad, batch=batch, progress=progress)
+    y = run_tiled(model, x, 1, tile, pad, batch=batch, progress=progress)
+    return x + (y - x) * min(1.0, strength / FULL_AT)
 
 
 def _nlm_opencv(x: torch.Tensor, strength: float) -> torch.Tensor:
