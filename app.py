@@ -492,7 +492,9 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
         with gr.Row():
             denoise = _widget("denoise")
             denoise_model = _widget("denoise_model", choices=["nlm", *model_ids("restoration")], value="nlm",
-                                    allow_custom_value=True)
+                                    allow_custom_value=True,
+                                    info="nlm: strength = filter h; drunet: = noise level; others: share of "
+                                         "the network's output (all from 15)")
             sharpen = _widget("sharpen")
         with gr.Row():
             colorize = _widget("colorize")
