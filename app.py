@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import shutil
 import sys
 import threading
@@ -36,7 +37,7 @@ from restoration.batch import restore_folder, unpack_images
 from restoration.catalog import get_spec, list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
-from restoration.options import NO_PRESET, PRESETS, build_options, build_video_options
+from restoration.options import FIELDS, NO_PRESET, PRESETS, build_options, build_video_options
 from restoration.video import discard_parts, restore_video
 
 log = logging.getLogger("restoration.app")
@@ -196,7 +197,11 @@ def _preview(img: np.ndarray, name: Path) -> str:
 
 
 def _user_error(e: Exception) -> gr.Error:
-    if isinstance(e, (RestorationError, OptionError)):
+    if isinstance(e, OptionError):  # "model: ..." -> "Upscaler: model: ...", the widget the user sees
+        name = re.match(r"(\w+)[=:]", str(e))
+        label = field(name[1]).label if name and name[1] in FIELDS else None
+        return gr.Error(f"{label}: {e}" if label else str(e))
+    if isinstance(e, RestorationError):
         return gr.Error(str(e))
     log.exception("unexpected failure")
     return gr.Error(f"Internal error ({type(e).__name__}); the server is fine, try again or report it.")

@@ -275,7 +275,8 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
     try:
         spec = get_spec(v)
     except UnknownModelError as e:
-        raise OptionError(f"{name}: {e}") from None
+        files = "" if name == "color_model" else "; or give a weight file (.safetensors, .pth) or hf:owner/repo/file"
+        raise OptionError(f"{name}: {e}{files}") from None
     if spec.task != task:
         where = _OPTION_OF_TASK.get(spec.task)
         hint = f": use it as {where}" if where else ""

@@ -73,12 +73,12 @@ def test_a_1x_restoration_file_given_as_the_upscaler_says_where_it_goes(arch_fil
 def test_an_upscaler_file_given_as_the_denoiser_says_where_it_goes(arch_files, photo):
     path, _ = arch_files["HAT.safetensors"]
     with pytest.raises(OptionError, match=r"HAT\.safetensors is a super-resolution model .* use it as model"):
-        restore_image(photo, build_options(upscale=0, denoise=10, denoise_model=str(path), **FAST))
+        restore_image(photo, build_options(**{**FAST, "upscale": 0, "denoise": 10, "denoise_model": str(path)}))
 
 
 def test_a_1x_file_is_a_denoiser(arch_files, photo):
     path, _ = arch_files["SCUNet.safetensors"]
-    res = restore_image(photo, build_options(upscale=0, denoise=15, denoise_model=str(path), **FAST))
+    res = restore_image(photo, build_options(**{**FAST, "upscale": 0, "denoise": 15, "denoise_model": str(path)}))
     assert res.metrics["models"]["denoise"] == str(path) and res.image.pixels.shape == (48, 64, 3)
 
 
