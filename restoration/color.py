@@ -72,3 +72,8 @@ def lab_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> to
 def _fits(L: torch.Tensor, ab: torch.Tensor, tol: float) -> torch.Tensor:
     rgb = lab_to_rgb(torch.cat([L, ab], dim=1), clip=False)
     return ((rgb >= -tol) & (rgb <= 1 + tol)).all(dim=1, keepdim=True)
+
+
+def to_uint8(x: torch.Tensor):
+    """``x`` (N, 3, H, W) in [0, 1] as 8-bit pixels (N, H, W, 3), rounded, in host memory (a numpy array)."""
+    return x.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()

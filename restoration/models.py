@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .accel import CompiledNet, compile_requested, configure_cuda
 from .catalog import ModelSpec, get_spec
 from .errors import ModelLoadError, OptionError
+from .options import wrong_kind
 from .refs import ModelRef, parse_ref
 from .weights import ResolvedWeights, resolve
 
@@ -264,10 +265,6 @@ def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision:
     return loaded
 
 
-_TASK_OPTION = {"super-resolution": "model (the upscaler)", "restoration": "denoise_model (a 1x restoration model)",
-                "face-restoration": "face", "colorization": "color_model"}
-
-
 def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:
     """A ``ModelSpec`` for a model file, from what spandrel found in it. Raises ``ModelLoadError`` for
     a kind of model no stage uses (inpainting) or one that does not take RGB images."""
@@ -301,11 +298,8 @@ def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:
 
 def check_task(spec: ModelSpec, task: str | None, name: str) -> None:
     """``OptionError`` when a model of ``spec.task`` is used where ``task`` is needed, saying where it goes."""
-    if task is None or spec.task == task:
-        return
-    where = _TASK_OPTION.get(spec.task, "nothing here")
-    raise OptionError(f"{name} is a {spec.task} model ({spec.architecture} x{spec.scale}), and "
-                      f"{_TASK_OPTION.get(task, task).split(' ')[0]} needs a {task} model: use it as {where}")
+    if task is not None and spec.task != task:
+        raise wrong_kind(name, spec.task, task, f" ({spec.architecture} x{spec.scale})")
 
 
 def _extra_arch_ids() -> set[str]:

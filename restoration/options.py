@@ -278,13 +278,22 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         files = "" if name == "color_model" else "; or give a weight file (.safetensors, .pth) or hf:owner/repo/file"
         raise OptionError(f"{name}: {e}{files}") from None
     if spec.task != task:
-        where = _OPTION_OF_TASK.get(spec.task)
-        hint = f": use it as {where}" if where else ""
-        raise OptionError(f"{name}={v!r} is a {spec.task} model, and {name} needs a {task} model{hint}")
+        raise wrong_kind(f"{name}={v!r}", spec.task, task)
 
 
-_OPTION_OF_TASK = {"super-resolution": "model (the upscaler)", "colorization": "color_model",
-                   "face-restoration": "face", "restoration": "denoise_model"}
+# The option that takes each kind of model, as messages name it.
+OPTION_FOR_TASK = {"super-resolution": "model (the upscaler)", "restoration": "denoise_model",
+                   "face-restoration": "face", "colorization": "color_model"}
+
+
+def wrong_kind(what: str, kind: str, needed: str, detail: str = "") -> OptionError:
+    """The error for a ``kind`` model given where a ``needed`` one goes, saying where it belongs:
+    "x.pth is a restoration model (SCUNet x1), and model needs a super-resolution model: use it as
+    denoise_model"."""
+    option = OPTION_FOR_TASK.get(needed, needed).split(" ")[0]
+    where = OPTION_FOR_TASK.get(kind)
+    hint = f": use it as {where}" if where else ": no option here takes one"
+    return OptionError(f"{what} is a {kind} model{detail}, and {option} needs a {needed} model{hint}")
 
 
 PRESETS: dict[str, RestoreOptions] = {

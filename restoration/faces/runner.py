@@ -6,10 +6,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..color import lab_to_rgb, rgb_to_lab
+from ..color import lab_to_rgb, rgb_to_lab, to_uint8
 from ..models import LoadedModel
 from ..options import RestoreOptions
 from .detect import Face, detect_faces
@@ -17,10 +16,6 @@ from .restore import face_network
 from .stage import FaceReport, restore_faces, select
 
 Tracker = Callable[[list[Face]], list[Face]]
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    return x.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
 class FaceRunner:
@@ -64,7 +59,7 @@ class FaceRunner:
         report = FaceReport()
         kept_per_image: list[list[Face]] = []
         for i in range(source.shape[0]):
-            faces = detect_faces(_uint8(source[i]), self.detector())
+            faces = detect_faces(to_uint8(source[i : i + 1])[0], self.detector())
             if track is not None:
                 faces = track(faces)
             kept, skipped = select(faces, self.options.face_min_size)

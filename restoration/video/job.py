@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .. import metrics
+from ..color import to_uint8
 from ..errors import Cancelled, OptionError, VideoReadError, VideoWriteError
 from ..faces.track import FaceTracker
 from ..media import max_pixels
@@ -145,7 +146,7 @@ class _VideoJob:
                 self.faces[k] += getattr(report.faces, k)
         if self.stabilizer is not None and ("colorize" in report.stages or "denoise" in report.stages):
             out = self.stabilizer(out)
-        frames = out.clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        frames = to_uint8(out)
         for (index, pts, rgb_in), rgb in zip(batch, frames):
             if index % self.sample_every == 0:
                 self._sample(rgb_in, rgb)
