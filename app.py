@@ -24,15 +24,17 @@ import numpy as np
 
 import restoration
 from client.endpoints import (
+    ADD_MODEL,
     LIST_MODELS,
     OPTION_PARAMS,
+    REMOVE_MODEL,
     RESTORE_BATCH,
     RESTORE_IMAGE,
     RESTORE_VIDEO,
     api_name,
     field,
 )
-from restoration import OptionError, RestorationError, RestoreOptions, config
+from restoration import OptionError, RestorationError, RestoreOptions, config, uploads
 from restoration.batch import restore_folder, unpack_images
 from restoration.catalog import get_spec, list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
@@ -56,6 +58,7 @@ class Settings:
         self.max_upload_mb = config.get("RESTORATION_MAX_UPLOAD_MB")
         self.max_video_mb = config.get("RESTORATION_MAX_VIDEO_MB")
         self.max_batch_files = config.get("RESTORATION_MAX_BATCH_FILES")
+        self.max_model_mb = config.get("RESTORATION_MAX_MODEL_MB")
         self.output_ttl_s = config.get("RESTORATION_OUTPUT_TTL")
         self.output_root = config.output_root()
 
@@ -403,8 +406,45 @@ def restore_video_endpoint(video: str | None, preset: str | None = None, upscale
 
 
 def list_models_endpoint() -> list[dict[str, Any]]:
-    """The model catalogue."""
-    return [s.to_dict() for s in list_models()]
+    """The model catalogue, then the models added through the Models tab (``source`` "added")."""
+    added = [{**info, "id": info["name"]} for info in uploads.list_added()]
+    return [s.to_dict() for s in list_models()] + added
+
+
+def add_model_endpoint(file: str | None) -> dict[str, Any]:
+    """Add a model file (checked with spandrel, stored under its content hash). Returns what it is;
+    its ``name`` is how it is chosen from then on."""
+    if not file:
+        raise gr.Error("No model file given: upload a .safetensors, .pth or .ckpt file first.")
+    path = Path(file)
+    try:
+        return uploads.add_model(path, path.name, max_bytes=settings().max_model_mb << 20)
+    except Exception as e:  # noqa: BLE001 - a refused file is a message, nothing is stored
+        raise _user_error(e) from e
+
+
+def remove_model_endpoint(name: str | None) -> list[dict[str, Any]]:
+    """Remove an added model by its ``name``; returns the models still added."""
+    try:
+        uploads.remove_model(str(name or ""))
+    except Exception as e:  # noqa: BLE001
+        raise _user_error(e) from e
+    return uploads.list_added()
+
+
+def _menu_choices(task: str) -> list[tuple[str, str]]:
+    """A model menu's choices: the catalogue's models of ``task``, then the added ones."""
+    first = {"face-restoration": _face_choices(), "restoration": [("nlm", "nlm")]}.get(task, [])
+    catalogue = [] if task == "face-restoration" else [(m, m) for m in model_ids(task)]
+    added = [(f"{i['file']} ({i['architecture']} x{i['scale']}, added)", i["name"]) for i in uploads.list_added()
+             if i["task"] == task]
+    return [*first, *catalogue, *added]
+
+
+def _refresh_menus(n_panels: int) -> list[Any]:
+    """New choices for every panel's model, denoiser and face menus, and the removal menu."""
+    per_panel = [gr.update(choices=_menu_choices(t)) for t in ("super-resolution", "restoration", "face-restoration")]
+    return per_panel * n_panels + [gr.update(choices=[(i["file"], i["name"]) for i in uploads.list_added()])]
 
 
 def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
@@ -484,7 +524,7 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False):
         with gr.Row():
-            face = _widget("face", choices=_face_choices(), allow_custom_value=True,
+            face = _widget("face", choices=_menu_choices("face-restoration"), allow_custom_value=True,
                            info="restore faces from the input and paste them into the result")
             face_fidelity = _widget("face_fidelity", info="0: the network's face, 1: the original "
                                     "(default: 0.5 for CodeFormer, 0 for the others)")
@@ -492,11 +532,11 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             upscale = _widget("upscale")
-            model = _widget("model", choices=model_ids("super-resolution"), allow_custom_value=True,
+            model = _widget("model", choices=_menu_choices("super-resolution"), allow_custom_value=True,
                             info="an id, a file name in the models folder, or hf:owner/repo/file")
         with gr.Row():
             denoise = _widget("denoise")
-            denoise_model = _widget("denoise_model", choices=["nlm", *model_ids("restoration")], value="nlm",
+            denoise_model = _widget("denoise_model", choices=_menu_choices("restoration"), value="nlm",
                                     allow_custom_value=True,
                                     info="nlm: strength = filter h; drunet: = noise level; others: share of "
                                          "the network's output (all from 15)")
@@ -587,8 +627,27 @@ def build_app() -> gr.Blocks:
                             concurrency_limit=cfg.concurrency)
         with gr.Tab("Models & About"):
             gr.Markdown(_about())
+            with gr.Row():
+                model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
+                                     file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
+                with gr.Column():
+                    add_button = gr.Button("Add model", variant="primary", elem_id="add-model")
+                    added_info = gr.JSON(label="Added")
+                    remove_menu = Dropdown([], value=None, label="Added models", elem_id="added-models",
+                                           allow_custom_value=True)
+                    remove_button = gr.Button("Remove", variant="stop")
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api_name(LIST_MODELS))
+        menus = [w for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
+                 if n in ("model", "denoise_model", "face")]
+        refresh = dict(fn=lambda: _refresh_menus(len(panels)), inputs=None, outputs=[*menus, remove_menu],
+                       api_visibility="private", queue=False)
+        demo.load(**refresh)
+        add_button.click(add_model_endpoint, model_file, added_info, api_name=api_name(ADD_MODEL)).success(
+            **refresh).then(list_models_endpoint, None, catalogue, api_visibility="private", queue=False)
+        remove_button.click(remove_model_endpoint, remove_menu, added_info, api_name=api_name(REMOVE_MODEL)
+                            ).success(**refresh).then(list_models_endpoint, None, catalogue, api_visibility="private",
+                                                      queue=False)
         for preset_widget, controls in panels:
             by_name = dict(zip(OPTION_PARAMS[1:], controls))
             demo.load(_preset_values, preset_widget, [by_name[n] for n in _PRESET_CONTROLS],
@@ -607,7 +666,7 @@ def main() -> int:
         return 2
     # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
     demo.launch(server_name=config.get("GRADIO_SERVER_NAME"), server_port=config.get("GRADIO_SERVER_PORT"),
-                max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb)}mb")
+                max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb, cfg.max_model_mb)}mb")
     return 0
 
 

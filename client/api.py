@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .endpoints import LIST_MODELS, OPTION_PARAMS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO, VIDEO_PARAMS
+from .endpoints import (
+    ADD_MODEL,
+    LIST_MODELS,
+    OPTION_PARAMS,
+    REMOVE_MODEL,
+    RESTORE_BATCH,
+    RESTORE_IMAGE,
+    RESTORE_VIDEO,
+    VIDEO_PARAMS,
+)
 
 
 class ClientError(RuntimeError):
@@ -156,8 +165,20 @@ class RestorationClient:
         return BatchResult(_path(archive), dict(report or {}), _gallery(gallery))
 
     def list_models(self) -> list[dict[str, Any]]:
-        """The server's model catalogue (id, task, scale, license, source...)."""
+        """The server's model catalogue (id, task, scale, license, source...), then its added models."""
         return list(self._call(LIST_MODELS))
+
+    def add_model(self, path: str | os.PathLike) -> dict[str, Any]:
+        """Add a model file to the server; returns what it is, with the ``name`` to use it by."""
+        from gradio_client import handle_file
+
+        if not Path(path).is_file():
+            raise ClientError(f"{path}: file not found")
+        return dict(self._call(ADD_MODEL, handle_file(str(path))))
+
+    def remove_model(self, name: str) -> list[dict[str, Any]]:
+        """Remove an added model by its ``name``; returns the models still added."""
+        return list(self._call(REMOVE_MODEL, name))
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -13,6 +13,8 @@ RESTORE_IMAGE = "/restore_image"
 RESTORE_BATCH = "/restore_batch"
 RESTORE_VIDEO = "/restore_video"
 LIST_MODELS = "/list_models"
+ADD_MODEL = "/add_model"
+REMOVE_MODEL = "/remove_model"
 
 # The option inputs every restore endpoint takes, in this order, after its media input.
 OPTION_PARAMS: tuple[str, ...] = (

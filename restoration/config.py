@@ -67,6 +67,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_MAX_UPLOAD_MB", "int", 50, "largest image or batch file, in MB", 1, group="app"),
     _S("RESTORATION_MAX_VIDEO_MB", "int", 500, "largest video, in MB", 1, group="app"),
     _S("RESTORATION_MAX_BATCH_FILES", "int", 200, "images per batch (after unzipping)", 1, group="app"),
+    _S("RESTORATION_MAX_MODEL_MB", "int", 2048, "largest model file the Models tab accepts, in MB", 1, group="app"),
     _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
        group="app"),
     _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),

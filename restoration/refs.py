@@ -75,8 +75,12 @@ def parse_ref(text: str) -> ModelRef:
         return ModelRef("catalog", text)
     path = Path(text).expanduser()
     _suffix_ok(path.name, text)
-    if not path.is_file() and path.parent == Path(".") and (root := config.get("RESTORATION_MODELS_DIR")):
-        path = root / path.name  # a bare file name: the models folder's file
+    if not path.is_file() and path.parent == Path("."):  # a bare name: the models folder's, or an added model
+        from .uploads import store_dir
+
+        root = config.get("RESTORATION_MODELS_DIR")
+        path = next((p for p in ((root / path.name) if root else None, store_dir() / path.name)
+                     if p is not None and p.is_file()), path)
     if not path.is_file():
         raise OptionError(f"{text}: no such model file")
     return ModelRef("file", text, path=path.resolve())

@@ -230,3 +230,80 @@ def test_app_takes_models_folder_files_and_hub_files_but_no_server_paths(arch_fi
             c.restore_image(src, preset="none", upscale=4, model=str(folder / "4x-SPAN.pth"), **FAST)
         with pytest.raises(ClientError, match="offline"):
             c.restore_image(src, preset="none", upscale=2, model="hf:someone/models/x2.safetensors", **FAST)
+
+
+def test_models_added_through_the_app_are_stored_once_listed_used_and_removed(arch_files, server, photo, tmp_path,
+                                                                            monkeypatch, tiny_models_dir):
+    import shutil
+
+    from client import ClientError, RestorationClient
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder, symlinks=True)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    span = tmp_path / "My 4x SPAN.pth"
+    shutil.copy(arch_files["4x-SPAN.pth"][0], span)
+    src = tmp_path / "p.png"
+    Image.fromarray(photo).save(src)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        info = c.add_model(span)
+        again = c.add_model(span)  # the same file twice is one model
+        assert info["name"] == again["name"] and info["name"].endswith(".pth")
+        assert (info["architecture"], info["scale"], info["task"], info["file"]) == ("SPAN", 4, "super-resolution",
+                                                                                 "My 4x SPAN.pth")
+        assert len(list((folder / "uploads").glob("*.pth"))) == 1
+        listed = {m["id"]: m for m in c.list_models()}
+        assert listed[info["name"]]["source"] == "added"
+        r = c.restore_image(src, preset="none", upscale=4, model=info["name"], **FAST)
+        assert r.metrics["size_out"] == [256, 192]
+        drunet = c.add_model(arch_files["DRUNet.pth"][0])
+        assert drunet["task"] == "restoration"
+        assert c.remove_model(info["name"]) == [drunet]
+        with pytest.raises(ClientError, match="no such model file"):
+            c.restore_image(src, preset="none", upscale=4, model=info["name"], **FAST)
+        with pytest.raises(ClientError, match="no added model of that name"):
+            c.remove_model(info["name"])
+
+
+def test_hostile_uploads_are_refused_and_nothing_is_stored(server, tmp_path, monkeypatch, tiny_models_dir):
+    import shutil
+
+    from client import ClientError, RestorationClient
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder, symlinks=True)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    monkeypatch.setattr(__import__("app").settings(), "max_model_mb", 1)
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    with open(tmp_path / "evil.pth", "wb") as f:
+        pickle.dump({"w": Evil()}, f)
+    (tmp_path / "text.pth").write_text("not a model")
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), str(tmp_path / "script.pt"))
+    (tmp_path / "big.safetensors").write_bytes(b"\0" * (2 << 20))
+    with RestorationClient(server) as c:
+        for name, expect in (("evil.pth", "could not be loaded"), ("text.pth", "could not be loaded"),
+                             ("script.pt", "Invalid file type"), ("big.safetensors", "over the 1 MB limit")):
+            with pytest.raises(ClientError, match=expect):
+                c.add_model(tmp_path / name)
+        assert c.list_models()  # the server is alive
+    assert not (tmp_path / "pwned").exists()
+    assert not (folder / "uploads").exists() or not any((folder / "uploads").iterdir())
+
+
+def test_the_library_refuses_torchscript_and_keeps_nothing_of_a_refused_file(tmp_path, monkeypatch):
+    from restoration import uploads
+
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tmp_path / "models"))
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), str(tmp_path / "script.pt"))
+    with pytest.raises(OptionError, match="TorchScript programs, which run code"):
+        uploads.add_model(tmp_path / "script.pt")
+    (tmp_path / "bad.pth").write_text("nope")
+    with pytest.raises(ModelLoadError):
+        uploads.add_model(tmp_path / "bad.pth")
+    assert uploads.list_added() == [] and not (tmp_path / "models" / "uploads").exists()

@@ -113,7 +113,8 @@ def test_api_lists_only_the_public_endpoints(server):
     names = set(info["named_endpoints"])
     assert {"/restore_image", "/restore_batch", "/list_models"} <= names
     assert not info.get("unnamed_endpoints")
-    assert all(n in {"/restore_image", "/restore_batch", "/list_models", "/restore_video"} for n in names)
+    assert all(n in {"/restore_image", "/restore_batch", "/list_models", "/restore_video", "/add_model",
+                     "/remove_model"} for n in names)
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", str(Path(app.__file__).resolve())])
