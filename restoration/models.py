@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -259,10 +260,42 @@ def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision:
         configure_cuda()
         desc.model.to(memory_format=torch.channels_last)
     loaded = LoadedModel(spec, desc, dev, dtype, weights)
+    if ref.kind != "catalog" and dtype != torch.float32 and spec.task in ("super-resolution", "restoration"):
+        loaded = _checked_precision(loaded, weights, spec, dev)
     if compile and spec.task == "super-resolution":
         loaded.net = CompiledNet(desc.model, spec.id)
     log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
     return loaded
+
+
+PRECISION_FLOOR_DB = 40.0
+
+
+def precision_psnr(low: Callable[[torch.Tensor], torch.Tensor], reference: Callable[[torch.Tensor], torch.Tensor],
+                   x: torch.Tensor) -> float:
+    """PSNR (dB) of a half-precision network's output against its fp32 twin's on ``x``; -inf when the
+    half-precision output is not finite."""
+    a, b = low(x).float(), reference(x).float()
+    if not bool(torch.isfinite(a).all()):
+        return float("-inf")
+    mse = float(((a - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def _checked_precision(loaded: LoadedModel, weights: ResolvedWeights, spec: ModelSpec, dev: torch.device
+                       ) -> LoadedModel:
+    """A model file's first load in fp16/bf16 (a GPU): its output on a small random picture is compared
+    with fp32's, and below ``PRECISION_FLOOR_DB`` the model runs in fp32 instead, with a warning."""
+    desc32 = load_descriptor(weights.path, None)
+    desc32.to(dev).float().eval()
+    reference = LoadedModel(spec, desc32, dev, torch.float32, weights)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)).to(dev)
+    quality = precision_psnr(loaded, reference, x)
+    if quality >= PRECISION_FLOOR_DB:
+        return loaded
+    log.warning("%s in %s differs from fp32 (%.1f dB): running it in fp32", spec.id,
+                str(loaded.dtype).replace("torch.", ""), quality)
+    return reference
 
 
 def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:

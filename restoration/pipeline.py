@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import metrics, stages
+from . import metrics, stages, tiling
 from ._version import __version__
 from .faces.runner import FaceRunner, Tracker
 from .faces.stage import FaceReport
@@ -151,6 +151,9 @@ class Restorer:
                 if self._budget is None and self.device.type == "cuda":
                     self._budget = gpu_budget(self.device)
                 model = self._models[role]
+                width = torch.finfo(model.dtype).bits // 8
+                if self.device.type == "cuda" and not tiling.known(model.spec.architecture, model.scale, width):
+                    tiling.measure(model, model.spec.architecture, model.scale, width, self.device)
                 self._tiles[size, role] = plan_tiles(
                     model.spec.architecture, model.scale, self.device, size, default=model.spec.tile,
                     dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=self.options.tile,

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # and 30 % more for the CUDA allocator's rounding and cuDNN's workspaces.
 _BYTES_PER_PIXEL = {("ESRGAN", 4): 16000, ("ESRGAN", 2): 6000, ("ESRGAN", 1): 3000, ("Compact", 0): 2000}
 _ALLOCATOR_MARGIN = 1.3
+_MEASURED: dict[tuple[str, int, int], float] = {}  # (architecture, scale, bytes per value) -> bytes per pixel
 _MAX_AUTO_TILE = 2048
 _MAX_BATCH = 16
 _CPU_ACC_LIMIT = 2 << 30  # accumulate outputs larger than 2 GiB in host memory
@@ -69,9 +70,34 @@ def gpu_budget(device: torch.device) -> int:
 
 
 def bytes_per_pixel(architecture: str, scale: int, dtype_bytes: int) -> float:
-    """Estimated peak activation bytes per input pixel of one network call."""
+    """Peak activation bytes per input pixel of one network call: measured on this GPU (``measure``)
+    where it was, else from the table of measured architectures, else a cautious 15 kB at fp32."""
+    if (architecture, scale, dtype_bytes) in _MEASURED:
+        return _MEASURED[architecture, scale, dtype_bytes]
     key = (architecture, 0 if architecture == "Compact" else scale)
     return _BYTES_PER_PIXEL.get(key, 15000) * dtype_bytes / 4 * _ALLOCATOR_MARGIN
+
+
+def known(architecture: str, scale: int, dtype_bytes: int) -> bool:
+    """Whether the memory of this network is known (the table, or an earlier ``measure``)."""
+    key = (architecture, 0 if architecture == "Compact" else scale)
+    return key in _BYTES_PER_PIXEL or (architecture, scale, dtype_bytes) in _MEASURED
+
+
+def measure(model: Callable[[torch.Tensor], torch.Tensor], architecture: str, scale: int, dtype_bytes: int,
+            device: torch.device, side: int = 128) -> float:
+    """Measure a network's peak activation bytes per input pixel once, with one small CUDA call, and
+    keep it for ``bytes_per_pixel`` (an architecture the table has no figure for). Raises what the
+    network raises."""
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    model(torch.rand(1, 3, side, side, device=device))
+    torch.cuda.synchronize(device)
+    per_px = max(1.0, (torch.cuda.max_memory_allocated(device) - base) / (side * side)) * _ALLOCATOR_MARGIN
+    _MEASURED[architecture, scale, dtype_bytes] = per_px
+    log.info("%s x%d: measured %.0f bytes of activations per input pixel", architecture, scale, per_px)
+    return per_px
 
 
 def plan_tiles(

@@ -307,3 +307,66 @@ def test_the_library_refuses_torchscript_and_keeps_nothing_of_a_refused_file(tmp
     with pytest.raises(ModelLoadError):
         uploads.add_model(tmp_path / "bad.pth")
     assert uploads.list_added() == [] and not (tmp_path / "models" / "uploads").exists()
+
+
+def test_half_precision_is_checked_against_fp32():
+    from restoration.models import PRECISION_FLOOR_DB, precision_psnr
+
+    x = torch.rand(1, 3, 16, 16)
+    assert precision_psnr(lambda t: t, lambda t: t, x) == float("inf")
+    assert precision_psnr(lambda t: t + 0.001, lambda t: t, x) > PRECISION_FLOOR_DB  # fp16-sized rounding
+    assert precision_psnr(lambda t: t + 0.05, lambda t: t, x) < PRECISION_FLOOR_DB  # a broken half network
+    assert precision_psnr(lambda t: t / 0, lambda t: t, x) == float("-inf")
+
+
+def test_an_unknown_architecture_is_measured_once_then_planned_from_it(monkeypatch):
+    """On a GPU, an architecture the memory table lacks is measured with one small call; the plan then
+    uses that figure (the CUDA memory counters are simulated here: no GPU on this machine)."""
+    from restoration import tiling
+
+    gib = 2**30
+    state = {"allocated": 100, "peak": 100}
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: state.update(peak=100))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: state["allocated"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: state["peak"])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (70 * gib, 80 * gib))
+    monkeypatch.setattr(tiling, "_MEASURED", {})
+    calls = []
+
+    def net(x):
+        calls.append(tuple(x.shape))
+        state["peak"] = 100 + 4000 * x.shape[-1] * x.shape[-2]  # 4 kB per pixel
+        return x
+
+    cuda = torch.device("cuda")
+    assert not tiling.known("NewNet", 2, 2)
+    per_px = tiling.measure(net, "NewNet", 2, 2, torch.device("cpu"), side=16)  # counters simulated
+    assert calls == [(1, 3, 16, 16)] and per_px == pytest.approx(4000 * 1.3)
+    assert tiling.known("NewNet", 2, 2) and tiling.bytes_per_pixel("NewNet", 2, 2) == per_px
+    tile, _ = tiling.plan_tiles("NewNet", 2, cuda, (4000, 4000), default=512, pad=32)
+    assert (tile + 64) ** 2 * per_px <= 6 * gib < (tile + 72) ** 2 * per_px
+
+
+@pytest.mark.parametrize("name", ["SwinIR.safetensors", "HAT.safetensors", "PLKSR.pth", "4x-SPAN.pth", "DRUNet.pth"])
+def test_each_architecture_as_an_upload_through_the_client(arch_files, server, photo, tmp_path, monkeypatch,
+                                                           tiny_models_dir, name):
+    import shutil
+
+    from client import RestorationClient
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, folder, symlinks=True)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+    path, scale = arch_files[name]
+    src = tmp_path / "p.png"
+    Image.fromarray(photo).save(src)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        info = c.add_model(path)
+        if scale > 1:
+            r = c.restore_image(src, preset="none", upscale=scale, model=info["name"], **FAST)
+            assert r.metrics["size_out"] == [64 * scale, 48 * scale]
+        else:
+            r = c.restore_image(src, preset="none", upscale=0, denoise=10, denoise_model=info["name"], colorize="off",
+                                sharpen=0)
+            assert r.metrics["models"]["denoise"] == info["name"]
