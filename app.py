@@ -248,6 +248,11 @@ def restore_image_endpoint(image: str | None, preset: str | None = None, upscale
     return (before, after), str(out), result.metrics, faces
 
 
+def _show_faces(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The faces gallery is shown only when faces were restored."""
+    return gr.update(visible=bool(((metrics or {}).get("faces") or {}).get("restored")))
+
+
 def _face_previews(result: restoration.RestoreResult, job: Path) -> list[tuple[str, str]]:
     """The restored faces as gallery items: each face before and after, 512 px."""
     items = []
@@ -579,12 +584,13 @@ def build_app() -> gr.Blocks:
                                          interactive=False, wrap=True,
                                          column_widths=["34%", "26%", "40%"], elem_id="metrics")
                     face_gallery = gr.Gallery(label="Faces (before / after)", columns=6, height="auto",
-                                              object_fit="contain", elem_id="faces")
+                                              object_fit="contain", elem_id="faces", visible=False)
                     metrics = gr.JSON(label="Metrics (all)", visible=False)
             run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics, face_gallery],
                       api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
                       concurrency_limit=cfg.concurrency
-                      ).success(metrics_table, metrics, table, api_visibility="private", queue=False)
+                      ).success(metrics_table, metrics, table, api_visibility="private", queue=False
+                                ).success(_show_faces, metrics, face_gallery, api_visibility="private", queue=False)
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column(scale=1):

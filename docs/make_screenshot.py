@@ -30,8 +30,10 @@ def find_chromium() -> str | None:
     return None
 
 
-def capture(url: str, image: str | Path, output: str | Path, *, timeout_s: float = 180) -> dict:
+def capture(url: str, image: str | Path, output: str | Path, *, timeout_s: float = 180, faces: bool = True) -> dict:
     """Upload ``image`` on the Image tab, restore it with the default preset, save a screenshot.
+
+    ``faces=False`` turns the preset's face restoration off first (for machines without face weights).
 
     Returns what the page showed: the result's image sources and the metrics table's text.
     Raises if the result does not appear within ``timeout_s`` or the page shows an error.
@@ -48,6 +50,13 @@ def capture(url: str, image: str | Path, output: str | Path, *, timeout_s: float
             page.goto(url, wait_until="networkidle")
             page.locator("#photo-in input[type=file]").set_input_files(str(image))
             page.locator("#photo-in img").first.wait_for(timeout=30_000)
+            if not faces:
+                page.get_by_text("Faces", exact=True).first.click()  # open the accordion
+                menu = page.get_by_label("Faces").first  # the menu takes typed values: type the choice
+                menu.fill("off")
+                menu.press("Enter")
+                page.get_by_text("Faces", exact=True).first.click()  # and close it again
+                page.wait_for_timeout(300)
             page.locator("#restore").click()
             result = page.locator("#result img")
             try:
@@ -70,6 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", nargs="?", default=str(ROOT / "examples" / "astronaut_small.jpg"))
     parser.add_argument("-o", "--output", default=str(Path(__file__).with_name("app_screenshot.png")))
+    parser.add_argument("--no-faces", dest="faces", action="store_false",
+                        help="turn the preset's face restoration off (no face weights on this machine)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -81,7 +92,7 @@ def main() -> None:
     demo = app.build_app()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        shown = capture(f"http://127.0.0.1:{port}/", args.image, args.output)
+        shown = capture(f"http://127.0.0.1:{port}/", args.image, args.output, faces=args.faces)
     finally:
         demo.close()
     print(shown["metrics_text"])
