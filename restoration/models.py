@@ -24,7 +24,7 @@ from .accel import CompiledNet, compile_requested, configure_cuda
 from .catalog import ModelSpec, get_spec
 from .errors import ModelLoadError, OptionError
 from .options import wrong_kind
-from .refs import ModelRef, parse_ref
+from .refs import WEIGHT_SUFFIXES, ModelRef, parse_ref
 from .weights import ResolvedWeights, resolve
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 # Architectures whose forward keeps state on the module (DDColor's encoder hooks): calls are serialised.
 _STATEFUL_ARCHES = {"DDColor"}
 _NOISE_CONDITIONED = {"DRUNet"}
-_ALLOWED_SUFFIXES = {".pth", ".ckpt", ".safetensors"}
 _EXTRA_ARCHES = {"DDColor", "CodeFormer"}  # from spandrel_extra_arches (non-commercial licences there)
 
 _extra_lock = threading.Lock()
@@ -185,7 +184,7 @@ def load_descriptor(path: Path, spec: ModelSpec | None) -> Any:
     architecture or scale."""
     import spandrel
 
-    if path.suffix.lower() not in _ALLOWED_SUFFIXES:
+    if path.suffix.lower() not in WEIGHT_SUFFIXES:
         raise ModelLoadError(
             f"{path.name}: weight files must be .safetensors, .pth or .ckpt (got {path.suffix or 'no suffix'})"
         )

@@ -42,7 +42,8 @@ class ModelRef:
         return self.path.name if self.path is not None else Path(self.filename or "").name
 
 
-def _suffix_ok(name: str, given: str) -> None:
+def check_suffix(name: str, given: str) -> None:
+    """``OptionError`` unless ``name`` is a weight file's name (TorchScript ``.pt`` is refused with why)."""
     suffix = Path(name).suffix.lower()
     if suffix == ".pt":
         raise OptionError(f"{given}: .pt files are TorchScript programs, which run code when loaded; use the "
@@ -68,13 +69,13 @@ def parse_ref(text: str) -> ModelRef:
         if not m:
             raise OptionError(f"{text}: a Hub model is written hf:owner/repo/path/to/file.safetensors "
                               "(optionally @revision)")
-        _suffix_ok(m["file"], text)
+        check_suffix(m["file"], text)
         return ModelRef("hub", text, repo=m["repo"], filename=m["file"], revision=m["rev"])
     if not looks_like_file(text):
         get_spec(text)  # UnknownModelError lists the known ids
         return ModelRef("catalog", text)
     path = Path(text).expanduser()
-    _suffix_ok(path.name, text)
+    check_suffix(path.name, text)
     if not path.is_file() and path.parent == Path("."):  # a bare name: the models folder's, or an added model
         from .uploads import store_dir
 

@@ -9,7 +9,6 @@ across restarts. Nothing is stored from a file that is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +18,8 @@ from typing import Any
 
 from . import config
 from .errors import OptionError
-from .refs import WEIGHT_SUFFIXES
+from .refs import check_suffix
+from .weights import cache_home, sha256_file
 
 
 def store_dir() -> Path:
@@ -27,8 +27,6 @@ def store_dir() -> Path:
     root = config.get("RESTORATION_MODELS_DIR")
     if root is not None:
         return root / "uploads"
-    from .weights import cache_home
-
     return cache_home() / "restoration" / "models"
 
 
@@ -49,16 +47,12 @@ def add_model(path: str | os.PathLike, name: str | None = None, *, max_bytes: in
     src = Path(path)
     original = name or src.name
     suffix = Path(original).suffix.lower()
-    if suffix == ".pt":
-        raise OptionError(f"{original}: .pt files are TorchScript programs, which run code when loaded; "
-                          "convert the model to .safetensors")
-    if suffix not in WEIGHT_SUFFIXES:
-        raise OptionError(f"{original}: a model file must be .safetensors, .pth or .ckpt")
+    check_suffix(original, original)
     size = src.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise OptionError(f"{original} is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit for "
                           "added models")
-    digest = _sha256(src)
+    digest = sha256_file(src)
     stored = store_dir() / f"{digest[:16]}{suffix}"
     with tempfile.TemporaryDirectory() as tmp:  # load a copy with the right suffix, store only if it loads
         probe = Path(tmp) / f"model{suffix}"
@@ -100,10 +94,3 @@ def remove_model(name: str) -> None:
     stored.unlink()
     _info_path(stored).unlink(missing_ok=True)
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
