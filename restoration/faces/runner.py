@@ -58,8 +58,8 @@ class FaceRunner:
         or toned photo stays so). Raises the weight and model errors of the detector and the network."""
         report = FaceReport()
         kept_per_image: list[list[Face]] = []
-        for i in range(source.shape[0]):
-            faces = detect_faces(to_uint8(source[i : i + 1])[0], self.detector())
+        for frame in to_uint8(source):  # one transfer to the host for the whole batch
+            faces = detect_faces(frame, self.detector())
             if track is not None:
                 faces = track(faces)
             kept, skipped = select(faces, self.options.face_min_size)
