@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["done", "skipped", "failed"]
 # Errors that would fail every file the same way: the batch stops instead of repeating them.
-_FATAL = (WeightsUnavailableError, ChecksumMismatchError, ModelLoadError)
+FATAL = (WeightsUnavailableError, ChecksumMismatchError, ModelLoadError)
 
 
 @dataclass
@@ -75,6 +75,30 @@ def plan(in_dir: Path, out_dir: Path, output_format: str | None) -> list[tuple[P
     return pairs
 
 
+def restore_one(src: Path, dst: Path, restorer: Restorer) -> BatchItem:
+    """Restore one file of a batch into ``dst`` (written atomically). A failure of this file is
+    returned as a "failed" item; the errors in ``FATAL`` (they would fail every file) are raised."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        res = restore_file(src, dst, restorer)
+        return BatchItem(src, dst, "done", metrics=res.metrics)
+    except FATAL:
+        raise
+    except (RestorationError, OSError, ValueError, RuntimeError) as e:
+        log.warning("%s failed: %s", src, e)
+        return BatchItem(src, dst, "failed", error=str(e))
+
+
+def check_folders(in_dir: Path, out_dir: Path) -> None:
+    """Refuse, before any work, an input that is not a folder or an output folder that cannot be made."""
+    if not in_dir.is_dir():
+        raise RestorationError(f"{in_dir}: not a folder" if in_dir.exists() else f"{in_dir}: no such folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RestorationError(f"{out_dir}: cannot create the output folder ({e})") from e
+
+
 def restore_folder(
     in_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -82,6 +106,7 @@ def restore_folder(
     *,
     overwrite: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,
+    ray: Any = None,
 ) -> BatchSummary:
     """Restore every image under ``in_dir`` into ``out_dir``.
 
@@ -90,27 +115,22 @@ def restore_folder(
     go on; errors that would fail every file (weights missing or corrupt: ``WeightsUnavailableError``,
     ``ChecksumMismatchError``, ``ModelLoadError``) stop the batch and are raised. The models are
     resolved and the tiles planned once for the whole batch. ``on_item(item, index, total)`` is called
-    after each file. Raises ``RestorationError`` when ``in_dir`` is not a folder.
+    after each file. ``ray`` runs the files on a Ray cluster instead of this process (see
+    ``restoration.cluster.Cluster``: True or "" for an embedded local Ray or ``RAY_ADDRESS``, an
+    address, or a ``Cluster``); the result is the same. Raises ``RestorationError`` when ``in_dir``
+    is not a folder or ``out_dir`` cannot be created.
     """
-    restorer = prepare(options)
+    if ray is not None and ray is not False:
+        from .cluster.batch import restore_folder_on_ray
+
+        return restore_folder_on_ray(in_dir, out_dir, options, cluster=ray, overwrite=overwrite, on_item=on_item)
     src_root, dst_root = Path(in_dir), Path(out_dir)
-    if not src_root.is_dir():
-        raise RestorationError(f"{src_root}: not a folder")
+    check_folders(src_root, dst_root)
+    restorer = prepare(options)
     pairs = plan(src_root, dst_root, restorer.options.output_format)
     summary = BatchSummary()
     for i, (src, dst) in enumerate(pairs):
-        if dst.exists() and not overwrite:
-            item = BatchItem(src, dst, "skipped")
-        else:
-            try:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                res = restore_file(src, dst, restorer)
-                item = BatchItem(src, dst, "done", metrics=res.metrics)
-            except _FATAL:
-                raise
-            except (RestorationError, OSError, ValueError, RuntimeError) as e:
-                log.warning("%s failed: %s", src, e)
-                item = BatchItem(src, dst, "failed", error=str(e))
+        item = BatchItem(src, dst, "skipped") if dst.exists() and not overwrite else restore_one(src, dst, restorer)
         summary.items.append(item)
         if on_item:
             on_item(item, i, len(pairs))
@@ -219,16 +239,24 @@ def restore_archive(
     *,
     overwrite: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,
+    ray: Any = None,
 ) -> BatchSummary:
     """Restore the images of a zip into ``out_dir``, keeping the archive's folders (see
     ``unpack_images`` for what is taken). Items are named ``ARCHIVE:path``; the unpacked copies are
-    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``. Raises what
-    ``unpack_images`` and ``restore_folder`` raise."""
+    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``. With ``ray``
+    the images are unpacked into a hidden folder inside ``out_dir``, which every node reaches, rather
+    than into this machine's temporary folder. Raises what ``unpack_images`` and ``restore_folder``
+    raise."""
     import shutil
     import tempfile
 
     archive = Path(archive)
-    tmp = Path(tempfile.mkdtemp(prefix=".restoration-unpack-"))
+    if not archive.is_file():
+        raise RestorationError(f"{archive}: no such file")
+    on_cluster = ray is not None and ray is not False
+    if on_cluster:
+        check_folders(archive.parent, Path(out_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=".restoration-unpack-", dir=out_dir if on_cluster else None))
     try:
         _, skipped = unpack_images(archive, tmp)
 
@@ -237,7 +265,7 @@ def restore_archive(
             if on_item:
                 on_item(item, index, total)
 
-        summary = restore_folder(tmp, out_dir, options, overwrite=overwrite, on_item=relabel)
+        summary = restore_folder(tmp, out_dir, options, overwrite=overwrite, on_item=relabel, ray=ray)
         summary.notes.extend(skipped)
         return summary
     finally:

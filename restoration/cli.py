@@ -59,6 +59,30 @@ def video_options_from_args(args: argparse.Namespace) -> VideoOptions:
     return build_video_options(**{f.name: getattr(args, f.name, None) for f in VIDEO_FIELDS})
 
 
+def _add_cluster(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray cluster (pip install 'restoration[cluster]')")
+    g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run on Ray: alone, on $RAY_ADDRESS if set, else an embedded Ray on this machine; "
+                   "with an ADDRESS (ray://head:10001, head:6379), on that cluster. Inputs and outputs must "
+                   "be on storage every node mounts at the same path")
+    g.add_argument("--workers", type=int, help="Ray workers (default: one per GPU, else as many as fit)")
+    g.add_argument("--gpus-per-worker", type=float, default=1.0, help="a fraction shares a GPU (default 1)")
+    g.add_argument("--cpus-per-worker", type=float, help="cores of a CPU worker (default 4)")
+
+
+def cluster_from_args(args: argparse.Namespace):
+    """The ``Cluster`` the Ray flags ask for, or None without ``--ray``. Raises ``OptionError`` for
+    worker flags without ``--ray`` and for bad sizes."""
+    if args.ray is None:
+        if args.workers is not None or args.cpus_per_worker is not None or args.gpus_per_worker != 1.0:
+            raise OptionError("--workers, --gpus-per-worker and --cpus-per-worker need --ray")
+        return None
+    from .cluster import Cluster
+
+    return Cluster(address=args.ray or None, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                   cpus_per_worker=args.cpus_per_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m restoration",
@@ -82,12 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_fields(v, "video encoding", VIDEO_FIELDS)
     _add_options(v)
+    _add_cluster(v)
 
     b = sub.add_parser("batch", help="restore every image in a folder tree or a zip archive")
     b.add_argument("input", type=Path, help="a folder (searched recursively) or a .zip")
     b.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     b.add_argument("--overwrite", action="store_true", help="redo files that already have an output")
     _add_options(b)
+    _add_cluster(b)
 
     m = sub.add_parser("models", help="list or download models")
     msub = m.add_subparsers(dest="models_command", required=True)
@@ -145,10 +171,11 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
     opts = options_from_args(args)
     video = video_options_from_args(args)
+    cluster = cluster_from_args(args)
     out = args.output or args.input.with_name(f"{args.input.stem}_restored{video.suffix}")
     bar, update = _progress_bar(args.input.name)
     try:
-        res = restore_video(args.input, out, opts, video, progress=update)
+        res = restore_video(args.input, out, opts, video, progress=update, ray=cluster)
     except KeyboardInterrupt:
         print(f"error: interrupted; finished segments are kept: run the same command again to "
               f"resume {out.name}", file=sys.stderr)
@@ -171,6 +198,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import restore_archive, restore_folder
 
     opts = options_from_args(args)
+    cluster = cluster_from_args(args)
     bar = tqdm(desc="batch", unit="file", file=sys.stderr, disable=None)
 
     def on_item(item, index: int, total: int) -> None:
@@ -181,7 +209,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     run = restore_archive if args.input.suffix.lower() == ".zip" and args.input.is_file() else restore_folder
     try:
-        summary = run(args.input, args.output, opts, overwrite=args.overwrite, on_item=on_item)
+        summary = run(args.input, args.output, opts, overwrite=args.overwrite, on_item=on_item, ray=cluster)
         for note in summary.notes:
             tqdm.write(f"skipped: {note}", file=sys.stderr)
     finally:

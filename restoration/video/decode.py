@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,20 @@ from .probe import open_video, why
 from .segments import put
 
 MAX_BAD_PACKETS = 100  # damaged packets skipped before a file counts as unreadable
-Frame = tuple[int, int, np.ndarray]  # (index, pts, RGB uint8 (H, W, 3))
+Frame = tuple[int, int, np.ndarray]  # (index, pts, RGB uint8 (H, W, 3)); index -1: a warm-up frame
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of a video read on its own (one segment of a job split between workers): decoding
+    starts at the keyframe before ``warm_pts``; frames from ``warm_pts`` to ``start_pts`` are warm-up
+    (index -1: restored to prime the temporal state, never written), then frames up to ``end_pts``
+    (excluded; None: to the end) are numbered from ``start_index``."""
+
+    start_index: int
+    warm_pts: int
+    start_pts: int
+    end_pts: int | None
 
 
 class FrameReader(threading.Thread):
@@ -24,9 +38,9 @@ class FrameReader(threading.Thread):
     Timestamps are kept, and made increasing where a damaged stream repeats them.
     """
 
-    def __init__(self, src: Path, skip: int, stop: threading.Event, depth: int) -> None:
+    def __init__(self, src: Path, skip: int, stop: threading.Event, depth: int, window: Window | None = None) -> None:
         super().__init__(daemon=True, name="video-decode")
-        self.src, self.skip, self.stop = src, skip, stop
+        self.src, self.skip, self.stop, self.window = src, skip, stop, window
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.bad_packets = 0
 
@@ -35,7 +49,10 @@ class FrameReader(threading.Thread):
             with open_video(self.src) as c:
                 v = c.streams.video[0]
                 v.thread_type = "AUTO"
-                self._frames(c, v)
+                if self.window is None:
+                    self._frames(c, v)
+                else:
+                    self._window(c, v, self.window)
             put(self.queue, None, self.stop)
         except BaseException as e:  # noqa: BLE001 - handed to the job's thread by next_batch
             put(self.queue, e, self.stop)
@@ -62,6 +79,36 @@ class FrameReader(threading.Thread):
                 if index >= self.skip:
                     put(self.queue, (index, pts, frame.to_ndarray(format="rgb24")), self.stop)
                 index += 1
+
+    def _window(self, container, stream, w: Window, rewound: bool = False) -> None:
+        """The frames of ``w`` by their timestamps, from the keyframe before its warm-up."""
+        import av
+
+        if w.warm_pts > 0 or rewound:
+            container.seek(0 if rewound else w.warm_pts, stream=stream, backward=True, any_frame=False)
+        index, first = w.start_index, True
+        for packet in container.demux(stream):
+            try:
+                frames = stream.decode(packet)
+            except av.InvalidDataError:
+                self.bad_packets += 1
+                if self.bad_packets > MAX_BAD_PACKETS:
+                    raise
+                continue
+            for frame in frames:
+                if self.stop.is_set() or frame.pts is None:
+                    return
+                if first and frame.pts > w.warm_pts and not rewound:
+                    # the container's index put the seek past the frame asked for: read from the start
+                    return self._window(container, stream, w, rewound=True)
+                first = False
+                if frame.pts < w.warm_pts:
+                    continue
+                if w.end_pts is not None and frame.pts >= w.end_pts:
+                    return
+                warm = frame.pts < w.start_pts
+                put(self.queue, (-1 if warm else index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
+                index += 0 if warm else 1
 
     def next_batch(self, size: int, done: int, cancel: threading.Event | None,
                    writer_check) -> tuple[list[Frame], bool]:

@@ -28,10 +28,18 @@ from ..options import CODECS, RestoreOptions, VideoOptions
 from ..pipeline import ProgressFn, prepare
 from ..stages import is_monochrome
 from .assemble import assemble
-from .decode import Frame, FrameReader
+from .decode import Frame, FrameReader, Window
 from .probe import VideoInfo, probe
 from .segments import EVEN_ONLY, SegmentEncoder, SegmentWriter, fingerprint, prepare_work_dir, work_dir
 from .stabilize import TemporalStabilizer
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One segment of a job split between workers: segment number ``segment``, its frames ``window``."""
+
+    segment: int
+    window: Window
 
 
 @dataclass
@@ -82,16 +90,23 @@ class _VideoJob:
     """The state of one run: counters, samples for the metrics, the threads' stop flag."""
 
     def __init__(self, src: Path, dst: Path, info: VideoInfo, options: RestoreOptions, video: VideoOptions,
-                 progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+                 progress: ProgressFn | None, cancel: threading.Event | None, piece: Piece | None = None,
+                 restorer: Any = None) -> None:
         self.src, self.dst, self.info, self.options, self.video = src, dst, info, options, video
         self.progress, self.cancel = progress, cancel
-        self.restorer = prepare(options)
+        self.restorer = restorer or prepare(options)
         self.stabilizer = _stabilizer(options, video)
         self.fps = info.fps or 25.0
-        self.segment_frames = max(1, round(self.fps * video.segment_seconds))
+        self.segment_frames = segment_frames(info, video)
         self.work = work_dir(dst)
-        self.first_segment = prepare_work_dir(self.work, fingerprint(src, dst, options, video))
-        self.skip = self.done = self.first_segment * self.segment_frames
+        self.piece = piece
+        if piece is None:
+            self.first_segment = prepare_work_dir(self.work, fingerprint(src, dst, options, video))
+            self.skip = self.done = self.first_segment * self.segment_frames
+        else:  # the work folder is the driver's; this run writes exactly segment ``piece.segment``
+            self.first_segment = piece.segment
+            self.skip = self.done = piece.window.start_index
+        self.warmup = 0
         self.total = info.frames or max(1, round(info.duration * self.fps))
         self.processed = 0
         self.monochrome: bool | None = None
@@ -107,9 +122,10 @@ class _VideoJob:
     def run(self) -> tuple[int, int]:
         """Decode, restore and encode every frame from the resume point; returns (segments, bad packets)."""
         depth = max(4, 2 * self.video.batch)
-        reader = FrameReader(self.src, self.skip, self.stop, depth)
+        reader = FrameReader(self.src, self.skip, self.stop, depth, self.piece.window if self.piece else None)
+        per_file = self.segment_frames if self.piece is None else 1 << 62  # a piece is one file, whatever comes
         encoder = SegmentEncoder(self.work, self.dst, self.video, self.info.time_base, self.info.rate,
-                                 self.segment_frames, self.first_segment)
+                                 per_file, self.first_segment)
         writer = SegmentWriter(encoder, self.stop, depth)
         reader.start()
         writer.start()
@@ -147,12 +163,17 @@ class _VideoJob:
         if self.stabilizer is not None and ("colorize" in report.stages or "denoise" in report.stages):
             out = self.stabilizer(out)
         frames = to_uint8(out)
+        written = 0
         for (index, pts, rgb_in), rgb in zip(batch, frames):
+            if index < 0:  # warm-up before a piece: it primed the stabiliser and the face tracks
+                self.warmup += 1
+                continue
             if index % self.sample_every == 0:
                 self._sample(rgb_in, rgb)
             writer.write(rgb, pts)
-        self.done += len(batch)
-        self.processed += len(batch)
+            written += 1
+        self.done += written
+        self.processed += written
         self._report()
 
     def _sample(self, rgb_in: np.ndarray, rgb: np.ndarray) -> None:
@@ -172,39 +193,81 @@ class _VideoJob:
         self.progress(min(0.99, self.done / top), f"frame {self.done}/{top} · {rate:.1f} fps · {eta_s} left")
 
     def warnings(self, bad_packets: int) -> list[str]:
-        name, (out_w, out_h) = self.src.name, _out_size(self.info, self.options)
-        found = []
-        if bad_packets:
-            found.append(f"{name}: {bad_packets} damaged packet(s) could not be decoded and were skipped; the "
-                         "pictures around them may show artefacts")
-        if self.video.codec in EVEN_ONLY and (out_w % 2 or out_h % 2):
-            found.append(f"{name}: {self.video.codec} cannot store the odd size {out_w}x{out_h}, so the last "
-                         f"column/row is repeated ({out_w + out_w % 2}x{out_h + out_h % 2}); use vp9, ffv1 or "
-                         "png to keep the exact size")
-        expected = self.info.expected_frames
-        if expected and self.done < 0.98 * expected - 1:
-            found.append(f"{name}: only {self.done} of the {expected} frames the file announces could be "
-                         "decoded; it is probably truncated or damaged, and the output is that much shorter")
-        return found
+        return video_warnings(self.src.name, self.info, self.options, self.video, self.done, bad_packets)
 
-    def metrics(self, warnings: list[str], carried: dict[str, int]) -> dict[str, Any]:
-        elapsed = time.perf_counter() - self.t0
-        mean = lambda key: float(np.mean([q[key] for q in self.quality])) if self.quality else float("nan")  # noqa: E731
-        return {
-            "frames": self.done, "frames_expected": self.info.expected_frames, "warnings": warnings,
-            "frames_processed": self.processed, "resumed_from_frame": self.skip,
-            "fps_processing": self.processed / elapsed if elapsed > 0 else 0.0, "seconds_total": elapsed,
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-            "size_in": [self.info.width, self.info.height], "size_out": list(_out_size(self.info, self.options)),
-            "sharpness_mean": float(np.mean(self.sharp)) if self.sharp else float("nan"),
-            "sharpness_worst": float(np.min(self.sharp)) if self.sharp else float("nan"),
-            "psnr_mean": mean("psnr"), "ssim_mean": mean("ssim"),
-            "compared_with": "input frames resized (one frame per second sampled)",
-            "stabilized": self.stabilizer is not None,
-            "scene_cuts": self.stabilizer.cuts if self.stabilizer is not None else 0,
-            **({"faces": {**self.faces, "tracks": self.tracker.started}} if self.tracker is not None else {}),
-            **carried,
-        }
+    def stats(self, bad_packets: int) -> dict[str, Any]:
+        """What this run measured, in a form that adds up over the pieces of a split job."""
+        return {"frames": self.done - self.skip, "processed": self.processed, "warmup": self.warmup,
+                "sharp": self.sharp, "quality": self.quality, "seconds": self.seconds, "faces": dict(self.faces),
+                "tracks": self.tracker.started if self.tracker is not None else 0,
+                "cuts": self.stabilizer.cuts if self.stabilizer is not None else 0, "bad_packets": bad_packets}
+
+    def metrics(self, warnings: list[str], carried: dict[str, int], stats: dict[str, Any]) -> dict[str, Any]:
+        return video_metrics(self.info, self.options, stats, warnings, carried, time.perf_counter() - self.t0,
+                             resumed_from=self.skip, stabilized=self.stabilizer is not None,
+                             tracked=self.tracker is not None)
+
+
+def video_warnings(name: str, info: VideoInfo, options: RestoreOptions, video: VideoOptions, done: int,
+                   bad_packets: int) -> list[str]:
+    """What the user should know about a finished job: damaged packets, a padded size, missing frames."""
+    (out_w, out_h), found = _out_size(info, options), []
+    if bad_packets:
+        found.append(f"{name}: {bad_packets} damaged packet(s) could not be decoded and were skipped; the "
+                     "pictures around them may show artefacts")
+    if video.codec in EVEN_ONLY and (out_w % 2 or out_h % 2):
+        found.append(f"{name}: {video.codec} cannot store the odd size {out_w}x{out_h}, so the last "
+                     f"column/row is repeated ({out_w + out_w % 2}x{out_h + out_h % 2}); use vp9, ffv1 or "
+                     "png to keep the exact size")
+    expected = info.expected_frames
+    if expected and done < 0.98 * expected - 1:
+        found.append(f"{name}: only {done} of the {expected} frames the file announces could be "
+                     "decoded; it is probably truncated or damaged, and the output is that much shorter")
+    return found
+
+
+def segment_frames(info: VideoInfo, video: VideoOptions) -> int:
+    """Frames per segment file: the unit of resuming, and of the work a cluster worker gets."""
+    return max(1, round((info.fps or 25.0) * video.segment_seconds))
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``stats`` of several pieces as one (sums, and samples in the pieces' order)."""
+    total: dict[str, Any] = {"frames": 0, "processed": 0, "warmup": 0, "sharp": [], "quality": [], "seconds": {},
+                             "faces": {"found": 0, "restored": 0, "skipped": 0}, "tracks": 0, "cuts": 0,
+                             "bad_packets": 0}
+    for p in parts:
+        for k in ("frames", "processed", "warmup", "tracks", "cuts", "bad_packets"):
+            total[k] += p[k]
+        total["sharp"] += p["sharp"]
+        total["quality"] += p["quality"]
+        for k, v in p["seconds"].items():
+            total["seconds"][k] = total["seconds"].get(k, 0.0) + v
+        for k, v in p["faces"].items():
+            total["faces"][k] += v
+    return total
+
+
+def video_metrics(info: VideoInfo, options: RestoreOptions, stats: dict[str, Any], warnings: list[str],
+                  carried: dict[str, int], elapsed: float, *, resumed_from: int, stabilized: bool,
+                  tracked: bool) -> dict[str, Any]:
+    """The metrics a video job returns, from its (merged) ``stats``."""
+    sharp, quality = stats["sharp"], stats["quality"]
+    mean = lambda key: float(np.mean([q[key] for q in quality])) if quality else float("nan")  # noqa: E731
+    return {
+        "frames": resumed_from + stats["frames"], "frames_expected": info.expected_frames, "warnings": warnings,
+        "frames_processed": stats["processed"], "resumed_from_frame": resumed_from,
+        "fps_processing": stats["processed"] / elapsed if elapsed > 0 else 0.0, "seconds_total": elapsed,
+        "seconds": {k: round(v, 3) for k, v in stats["seconds"].items()},
+        "size_in": [info.width, info.height], "size_out": list(_out_size(info, options)),
+        "sharpness_mean": float(np.mean(sharp)) if sharp else float("nan"),
+        "sharpness_worst": float(np.min(sharp)) if sharp else float("nan"),
+        "psnr_mean": mean("psnr"), "ssim_mean": mean("ssim"),
+        "compared_with": "input frames resized (one frame per second sampled)",
+        "stabilized": stabilized, "scene_cuts": stats["cuts"],
+        **({"faces": {**stats["faces"], "tracks": stats["tracks"]}} if tracked else {}),
+        **carried,
+    }
 
 
 def restore_video(
@@ -216,6 +279,7 @@ def restore_video(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     keep_parts: bool = False,
+    ray: Any = None,
 ) -> VideoResult:
     """Restore the video ``src`` into ``dst`` (.mp4, .mkv, .mov or .webm) with the image stages.
 
@@ -226,12 +290,21 @@ def restore_video(
     (finished segments stay for a resume unless the caller removes them with ``discard_parts``).
     Raises ``OptionError`` (codec and container, output = input), ``VideoReadError``,
     ``VideoWriteError``, and what ``restore_tensor`` raises.
+
+    ``ray`` splits the job into its segments and runs them on a Ray cluster (True or "" for an
+    embedded Ray or ``RAY_ADDRESS``, an address, or a ``restoration.cluster.Cluster``): same frames,
+    timestamps, size and audio; see ``restoration.cluster.video``.
     """
     import av
 
     options, video = options or RestoreOptions(), video or VideoOptions()
     src, dst = Path(src), Path(dst)
     info = _check_request(src, dst, options, video)
+    if ray is not None and ray is not False:
+        from ..cluster.video import restore_video_on_ray
+
+        return restore_video_on_ray(src, dst, info, options, video, cluster=ray, progress=progress,
+                                    cancel=cancel, keep_parts=keep_parts)
     job = _VideoJob(src, dst, info, options, video, progress, cancel)
     segments, bad_packets = job.run()
     if segments == 0 or job.done == 0:
@@ -246,7 +319,7 @@ def restore_video(
         raise VideoWriteError(f"{dst.name}: could not write the final file ({e})") from e
     if not keep_parts:
         shutil.rmtree(job.work, ignore_errors=True)
-    result = VideoResult(dst, info, job.metrics(warnings, carried), job.skip)
+    result = VideoResult(dst, info, job.metrics(warnings, carried, job.stats(bad_packets)), job.skip)
     if progress:
         progress(1.0, f"done: {job.done} frames")
     return result
