@@ -61,6 +61,7 @@ class Settings:
         self.max_model_mb = config.get("RESTORATION_MAX_MODEL_MB")
         self.output_ttl_s = config.get("RESTORATION_OUTPUT_TTL")
         self.output_root = config.output_root()
+        self.ray_address = config.get("RESTORATION_RAY_ADDRESS")
 
 
 SETTINGS: Settings | None = None  # set by build_app
@@ -146,6 +147,12 @@ class Slider(_naming_errors(gr.Slider, "slider")):
 
 
 # --- helpers -----------------------------------------------------------------------------------
+def _cluster() -> str | None:
+    """Where batch and video jobs run: None (in this process), or the Ray address of
+    ``RESTORATION_RAY_ADDRESS`` ("local" starts an embedded Ray)."""
+    return settings().ray_address
+
+
 def _job_dir() -> Path:
     """A fresh folder for one request's outputs; folders older than the TTL are removed."""
     root, ttl = settings().output_root, settings().output_ttl_s
@@ -342,7 +349,7 @@ def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: g
         pixels = read_image(item.dst).pixels
         gallery.append((_preview(pixels, job / f"preview_{index}.webp"), rel))
 
-    restore_folder(inputs_dir, out_dir, opts, on_item=on_item)  # a missing or corrupt model raises
+    restore_folder(inputs_dir, out_dir, opts, on_item=on_item, ray=_cluster())  # a missing or corrupt model raises
     shutil.rmtree(inputs_dir, ignore_errors=True)
     archive = None
     if not report["restored"]:
@@ -380,7 +387,7 @@ def restore_video_endpoint(video: str | None, preset: str | None = None, upscale
     def work() -> None:
         try:
             state["result"] = restore_video(
-                src, dst, opts, vopts, cancel=cancel,
+                src, dst, opts, vopts, cancel=cancel, ray=_cluster(),
                 progress=lambda f, m: state.update(fraction=f, message=m),
             )
         except BaseException as e:  # noqa: BLE001 - handed back to the request below
@@ -670,6 +677,9 @@ def main() -> int:
     except restoration.ConfigError as e:  # a bad setting: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if cfg.ray_address:
+        log.info("batch and video jobs run on Ray (%s); results are kept in %s, which every node must reach",
+                 cfg.ray_address, cfg.output_root)
     # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
     demo.launch(server_name=config.get("GRADIO_SERVER_NAME"), server_port=config.get("GRADIO_SERVER_PORT"),
                 max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb, cfg.max_model_mb)}mb")

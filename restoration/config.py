@@ -71,6 +71,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
        group="app"),
     _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),
+    _S("RESTORATION_RAY_ADDRESS", "text", None, "run the app's batch and video jobs on Ray: a cluster address "
+       "(`ray://head:10001`, `head:6379`) or `local` for an embedded Ray; `RESTORATION_OUTPUT_DIR` and "
+       "`RESTORATION_MODELS_DIR` must then be on storage every node shares", group="app"),
 )}
 
 

@@ -39,12 +39,15 @@ def _picture(i: int, w: int, h: int, rng: np.random.Generator | None = None, gra
 
 def make_clip(path: Path, *, w: int = 48, h: int = 32, n: int = 24, fps: int = 12, audio: bool = True,
               vfr: bool = False, rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p",
-              static: bool = False, gray: bool = False, seed: int = 0) -> Path:
-    """A short clip: a moving square on a gradient (or a static noisy picture), optional AAC tone."""
+              static: bool = False, gray: bool = False, seed: int = 0, gop: int | None = None) -> Path:
+    """A short clip: a moving square on a gradient (or a static noisy picture), optional AAC tone;
+    ``gop``: a keyframe every that many frames."""
     rng = np.random.default_rng(seed) if static else None
     with av.open(str(path), "w") as c:
         v = c.add_stream(codec, rate=fps)
         v.width, v.height, v.pix_fmt = w, h, pix_fmt
+        if gop:
+            v.codec_context.gop_size = gop
         if vfr:
             v.time_base = Fraction(1, 1000)
             v.codec_context.time_base = Fraction(1, 1000)

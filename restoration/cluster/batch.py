@@ -110,7 +110,7 @@ def restore_folder_on_ray(
         log.info("batch of %d files on %s", len(pending), workers.describe())
         ds = ray.data.from_items(pending, override_num_blocks=min(len(pending), MAX_BLOCKS)).map_batches(
             _FileWorker, fn_constructor_args=(options, workers.threads), batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers.count), runtime_env=job_runtime_env(), **workers.resources)
+            compute=ray.data.ActorPoolStrategy(size=min(workers.count, len(pending))), runtime_env=job_runtime_env(), **workers.resources)
         rows = iter(ds.iter_rows())
         try:
             for row in rows:

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -194,11 +195,13 @@ class _Run:
         self.pieces = plan_pieces(times, self.per, WARMUP_FRAMES if temporal else 0) if times else []
 
     def _start(self, count: int) -> None:
-        cls = self.ray.remote(_SegmentWorker).options(
-            max_restarts=-1, max_task_retries=RETRIES, max_concurrency=2, runtime_env=job_runtime_env(),
-            **self.workers.resources)
-        self.actors = [cls.remote(self.src, self.dst, self.info, self.options, self.video, self.workers.threads,
-                                  self.tracker) for _ in range(count)]
+        cls = self.ray.remote(_SegmentWorker)
+        opts = dict(max_restarts=-1, max_task_retries=RETRIES, max_concurrency=2, runtime_env=job_runtime_env(),
+                    **self.workers.resources)
+        job = uuid.uuid4().hex[:8]
+        self.names = [f"restoration-video-{job}-{i}" for i in range(count)]  # to find them: ray list actors
+        self.actors = [cls.options(name=name, **opts).remote(self.src, self.dst, self.info, self.options, self.video,
+                                                     self.workers.threads, self.tracker) for name in self.names]
 
     def whole(self, keep_parts: bool) -> VideoResult:
         log.warning("%s: the frames' timestamps do not allow splitting; the job runs on one worker", self.src.name)

@@ -1,0 +1,269 @@
+"""Batch and video on Ray: one embedded Ray for the whole module (two 1-core workers), the tiny
+random models, and every result compared with the local path's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from restoration import RestoreOptions
+from restoration.batch import restore_archive, restore_folder
+from restoration.cluster import Cluster, as_cluster
+from restoration.cluster.connect import check_reachable, connect, ray_module, size_workers
+from restoration.errors import Cancelled, ModelLoadError, OptionError, RestorationError
+from restoration.media import read_image, read_record
+from restoration.video import VideoOptions, probe, restore_video
+
+from .test_video import audio_payload, frames_of, make_clip
+
+FAST = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
+# denoise > 0 turns the temporal stabiliser on: its state must not step at segment borders
+STABLE = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off", denoise=10, sharpen=0)
+TWO = Cluster(address="local", workers=2, cpus_per_worker=1)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """The module's embedded Ray, started once (2 CPUs: two 1-core workers)."""
+    ray = connect(Cluster(address="local"))
+    yield ray
+    ray.shutdown()
+
+
+def _images(folder: Path, n: int = 4, size: tuple[int, int] = (40, 56)) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        sub = folder / ("" if i % 2 == 0 else "sub/deeper" if i % 3 == 0 else "sub")
+        sub.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(sub / f"p{i}.{'jpg' if i == 1 else 'png'}"), rng.integers(0, 255, (*size, 3), np.uint8))
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def _same_pixels(a: Path, b: Path) -> bool:
+    return np.array_equal(read_image(a).pixels, read_image(b).pixels)
+
+
+# --------------------------------------------------------------------------------------------- batch
+def test_batch_on_ray_is_the_local_batch(tmp_path, ray_local):
+    _images(tmp_path / "in", 5)
+    (tmp_path / "in" / "sub" / "broken.png").write_bytes(b"not a picture")
+    local = restore_folder(tmp_path / "in", tmp_path / "local", FAST)
+    seen = []
+    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO,
+                            on_item=lambda item, i, n: seen.append((i, n, item.status)))
+    assert [(i.src, i.status, i.error) for i in remote.items] == [(i.src, i.status, i.error) for i in local.items]
+    assert remote.line() == local.line() == "6 files: 5 restored, 0 already done, 1 failed"
+    assert [(i, n) for i, n, _ in seen] == [(i, 6) for i in range(6)]  # progress as the local path gives it
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")  # names, folders; no temporary file left
+    for item in local.items:
+        if item.status == "done":
+            twin = tmp_path / "ray" / item.dst.relative_to(tmp_path / "local")
+            assert _same_pixels(item.dst, twin)
+            assert read_record(twin)["options"] == read_record(item.dst)["options"]
+    assert {i.metrics["worker"] for i in remote.items if i.metrics} <= {f"{os.uname().nodename}:{p}" for p in
+                                                                         _pids(remote)}
+    again = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO)  # a re-run resumes: nothing redone
+    assert again.count("skipped") == 5 and again.count("failed") == 1
+
+
+def _pids(summary) -> set[str]:
+    return {i.metrics["worker"].rsplit(":", 1)[1] for i in summary.items if i.metrics}
+
+
+def test_archive_on_ray_keeps_folders_and_leaves_no_unpacked_copy(tmp_path, ray_local):
+    _images(tmp_path / "src", 3)
+    archive = tmp_path / "album.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in _files(tmp_path / "src"):
+            zf.write(tmp_path / "src" / f, f"album/{f}")
+    summary = restore_archive(archive, tmp_path / "out", FAST, ray=TWO)
+    assert summary.count("done") == 3
+    assert {str(i.src) for i in summary.items} == {f"album.zip:album/{f}" for f in _files(tmp_path / "src")}
+    assert _files(tmp_path / "out") == [f"album/{f}" for f in _files(tmp_path / "src")]
+
+
+def test_bad_paths_are_refused_before_any_work(tmp_path, ray_local):
+    with pytest.raises(RestorationError, match="nope: no such folder"):
+        restore_folder(tmp_path / "nope", tmp_path / "out", FAST, ray=TWO)
+    with pytest.raises(RestorationError, match=r"cannot reach the input .*elsewhere: .*every node mounts"):
+        check_reachable(ray_local, {"input": tmp_path / "elsewhere", "output": tmp_path})
+    with pytest.raises(RestorationError, match="no such file"):
+        restore_archive(tmp_path / "none.zip", tmp_path / "out", FAST, ray=TWO)
+
+
+def test_a_broken_model_stops_the_batch_as_locally(tmp_path, ray_local):
+    _images(tmp_path / "in", 2)
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    opts = RestoreOptions(upscale=2, model=str(bad), colorize="off", denoise=0, sharpen=0)
+    with pytest.raises(ModelLoadError) as local:
+        restore_folder(tmp_path / "in", tmp_path / "local", opts)
+    with pytest.raises(ModelLoadError) as remote:
+        restore_folder(tmp_path / "in", tmp_path / "ray", opts, ray=TWO)
+    assert str(remote.value) == str(local.value)
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(tmp_path, ray_local):
+    _images(tmp_path / "in", 8, size=(96, 128))
+    local = restore_folder(tmp_path / "in", tmp_path / "local", FAST)
+    killed = []
+
+    def kill_first_worker(item, index, total):
+        if not killed and item.metrics:
+            pid = int(item.metrics["worker"].rsplit(":", 1)[1])
+            os.kill(pid, signal.SIGKILL)  # the actor dies with the files queued on it
+            killed.append(pid)
+
+    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO, on_item=kill_first_worker)
+    assert killed
+    assert [str(i.src) for i in remote.items] == [str(i.src) for i in local.items]  # each once, none lost
+    assert remote.count("done") == 8
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+    assert all(_same_pixels(i.dst, tmp_path / "ray" / i.dst.relative_to(tmp_path / "local")) for i in local.items)
+
+
+# --------------------------------------------------------------------------------------------- video
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_video_on_ray_is_the_local_video(tmp_path, ray_local):
+    src = make_clip(tmp_path / "in.mp4", n=36, gop=5)
+    video = VideoOptions(segment_seconds=1.0, batch=2)  # 12 frames a segment: 3 segments, borders at 12, 24
+    local = restore_video(src, tmp_path / "local.mp4", STABLE, video)
+    remote = restore_video(src, tmp_path / "ray.mp4", STABLE, video, ray=TWO)
+    (fl, tl), (fr, tr) = frames_of(local.path), frames_of(remote.path)
+    assert len(fr) == len(fl) == 36 and tr == tl  # every frame, its timestamp
+    assert probe(remote.path).width == probe(local.path).width == 96
+    assert audio_payload(remote.path) == audio_payload(local.path) == audio_payload(src)
+    assert remote.metrics["frames"] == 36 and remote.metrics["stabilized"]
+    assert remote.metrics["cluster"]["segments"] == 3 and remote.metrics["cluster"]["warmup_frames"] == 16
+    psnr = [_psnr(a, b) for a, b in zip(fl, fr)]
+    assert min(psnr) > 40, psnr  # the warm-up carries the stabiliser's state across the borders
+    # the frame-to-frame change at a border is the local one: no step where a worker took over
+    for border in (12, 24):
+        step_l = np.abs(fl[border].astype(int) - fl[border - 1]).mean()
+        step_r = np.abs(fr[border].astype(int) - fr[border - 1]).mean()
+        assert abs(step_r - step_l) < 0.25, (border, step_l, step_r)
+
+
+def test_variable_frame_rate_on_ray(tmp_path, ray_local):
+    src = make_clip(tmp_path / "vfr.mp4", n=20, vfr=True, gop=4)
+    video = VideoOptions(segment_seconds=0.5)
+    res = restore_video(src, tmp_path / "out.mkv", FAST, video, ray=TWO)
+    local = restore_video(src, tmp_path / "local.mkv", FAST, video)
+    # (Matroska shifts every stream by the AAC priming, 64 ms here, as the local path does: sync is kept)
+    assert frames_of(res.path)[1] == frames_of(local.path)[1] and len(frames_of(src)[1]) == 20
+    assert res.metrics["cluster"]["segments"] > 2
+
+
+def test_a_worker_killed_mid_video_is_retried(tmp_path, ray_local):
+    ray = ray_local
+    src = make_clip(tmp_path / "in.mp4", n=48, gop=6)
+    killed: list[int] = []
+
+    def kill_one(fraction, message):
+        if killed or fraction <= 0:
+            return
+        names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                 if a["name"].startswith("restoration-video-")]
+        if names:
+            pid = ray.get(ray.get_actor(sorted(names)[0]).pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(segment_seconds=1.0), ray=TWO,
+                        progress=kill_one)
+    assert killed
+    frames, times = frames_of(res.path)
+    assert len(frames) == 48 and times == pytest.approx(frames_of(src)[1], abs=1e-3)
+    assert res.metrics["frames"] == 48
+    assert not (tmp_path / ".out.mp4.parts").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_stopped_driver_resumes(tmp_path, ray_local):
+    src = make_clip(tmp_path / "in.mp4", n=48, gop=6)
+    out = tmp_path / "out.mp4"
+    video = VideoOptions(segment_seconds=1.0)
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        restore_video(src, out, FAST, video, ray=Cluster(address="local", workers=1, cpus_per_worker=1),
+                      cancel=cancel, progress=lambda f, m: cancel.set() if f > 0.3 else None)
+    parts = tmp_path / ".out.mp4.parts"
+    assert not out.exists()
+    finished = sorted(p.name for p in parts.glob("seg_*") if ".tmp" not in p.name)
+    assert finished  # whole segments under final names; a partial one only under a .tmp name
+    res = restore_video(src, out, FAST, video, ray=TWO)
+    assert res.metrics["cluster"]["segments_resumed"] == len(finished) and res.resumed_frames == 12 * len(finished)
+    assert frames_of(out)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
+    assert audio_payload(out) == audio_payload(src)
+
+
+# ----------------------------------------------------------------------------------- CLI and sizing
+def test_command_line_ray_flags(tmp_path, ray_local, capsys):
+    from restoration.cli import main
+
+    _images(tmp_path / "in", 2)
+    args = ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--upscale", "2", "--model",
+            "realesr-general-x4v3", "--colorize", "off"]
+    assert main([*args, "--ray", "local", "--workers", "2", "--cpus-per-worker", "1"]) == 0
+    assert "2 files: 2 restored" in capsys.readouterr().out
+    assert main([*args, "--workers", "2"]) == 2
+    assert "need --ray" in capsys.readouterr().err
+    assert main([*args, "--ray", "--workers", "0"]) == 2
+    src = make_clip(tmp_path / "clip.mp4", n=6)
+    assert main(["video", str(src), "-o", str(tmp_path / "c.mp4"), "--upscale", "2", "--model",
+                 "realesr-general-x4v3", "--colorize", "off", "--ray", "local", "--cpus-per-worker", "1"]) == 0
+    assert probe(tmp_path / "c.mp4").frames == 6
+
+
+def test_workers_are_sized_to_the_cluster():
+    gpus = {"GPU": 2.0, "CPU": 32.0}
+    w = size_workers(Cluster(), "auto", gpus)
+    assert (w.count, w.resources["num_gpus"], w.on_gpu) == (2, 1.0, True)
+    assert size_workers(Cluster(gpus_per_worker=0.5), "auto", gpus).count == 4
+    cpu = size_workers(Cluster(), "cpu", gpus)  # device cpu: CPU workers even where GPUs are
+    assert (cpu.count, cpu.resources["num_cpus"], cpu.threads, cpu.on_gpu) == (8, 4.0, 4, False)
+    assert size_workers(Cluster(workers=50), "auto", gpus).count == 2  # capped at what fits
+    assert size_workers(Cluster(), "auto", {"CPU": 2.0}).count == 1  # one worker of both cores
+    with pytest.raises(OptionError, match="no GPU"):
+        size_workers(Cluster(), "cuda", {"CPU": 8.0})
+    with pytest.raises(OptionError):
+        Cluster(gpus_per_worker=0)
+    assert as_cluster(True) == as_cluster("") == Cluster() and as_cluster("ray://h:10001").address == "ray://h:10001"
+
+
+def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(OptionError, match=r"restoration\[cluster\]"):
+        ray_module()
+
+
+# ----------------------------------------------------------------------------------------------- app
+def test_app_runs_batch_and_video_on_ray(server, ray_local, tmp_path, monkeypatch):
+    import app
+    from client import RestorationClient
+
+    monkeypatch.setattr(app.settings(), "ray_address", "local")
+    _images(tmp_path / "in", 2)
+    files = sorted((tmp_path / "in").rglob("*.*"))
+    src = make_clip(tmp_path / "clip.mp4", n=12, gop=4)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        batch = c.restore_batch(files, upscale=2, model="realesr-general-x4v3", colorize="off")
+        res = c.restore_video(src, upscale=2, model="realesr-general-x4v3", colorize="off")
+    assert len(batch.report["restored"]) == 2 and batch.archive is not None
+    assert res.metrics["frames"] == 12 and "cluster" in res.metrics
+    assert frames_of(res.path)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
