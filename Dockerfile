@@ -3,6 +3,7 @@
 #   docker build -t restoration .
 #   docker run --gpus all -p 7860:7860 -v restoration-cache:/data restoration   # NVIDIA GPU
 #   docker run -p 7860:7860 -v restoration-cache:/data restoration              # CPU only
+#   docker compose --profile cluster up -d                                      # app + Ray head + GPU workers
 #
 # torch.compile (RESTORATION_COMPILE=1) needs a C compiler, which the slim image leaves out (about
 # 250 MB): build with --build-arg EXTRA_PACKAGES=g++ to have it. Without one the app runs eagerly.
@@ -38,8 +39,13 @@ RUN useradd --create-home --uid 1000 app \
     && chown app:app /data /app
 
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-cluster.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
+# Ray, so that the same image is the app, a Ray head and a Ray worker (docker-compose.yml, profile
+# "cluster"); build with --build-arg CLUSTER=0 for an app-only image without it.
+ARG CLUSTER=1
+RUN if [ "$CLUSTER" = "1" ]; then pip install --no-cache-dir -r requirements-cluster.txt; fi \
+    && mkdir -p /shared && chown 1000:1000 /shared
 
 COPY --chown=1000:1000 . .
 USER 1000

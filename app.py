@@ -381,6 +381,8 @@ def restore_video_endpoint(video: str | None, preset: str | None = None, upscale
     except Exception as e:  # noqa: BLE001
         raise _user_error(e) from e
     dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{vopts.suffix}"
+    if _cluster():  # the upload sits in this machine's temporary folder: give the workers a copy they reach
+        src = Path(shutil.copy2(src, dst.parent / f"source{src.suffix.lower()}"))
     state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
     cancel = threading.Event()
 

@@ -87,25 +87,42 @@ def test_dockerfile_passes_hadolint():
 
 def test_compose_file_matches_the_dockerfile():
     """docker-compose.yml serves the port the image exposes, keeps the model cache (the image's volume)
-    on a named volume, reserves the GPU, and checks health like the image does."""
+    on a named volume, reserves the GPU, and checks health like the image does; its cluster profile
+    runs a Ray head, GPU workers and an app from the same image, sharing the models and job volumes."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     docker = (ROOT / "Dockerfile").read_text()
     exposed = re.search(r"^EXPOSE (\d+)", docker, re.M).group(1)
     volume = re.search(r'^VOLUME \["([^"]+)"\]', docker, re.M).group(1)
     assert re.search(rf"GRADIO_SERVER_PORT={exposed}\b", docker)
     services = compose["services"]
-    assert set(services) == {"app", "app-cpu"} and services["app-cpu"]["profiles"] == ["cpu"]
-    for name, svc in services.items():
+    apps = {"app", "app-cpu", "app-cluster"}
+    assert set(services) == apps | {"ray-head", "ray-worker"} and services["app-cpu"]["profiles"] == ["cpu"]
+    for name in apps:
+        svc = services[name]
         assert svc["build"] == "." and f"7860:{exposed}" in svc["ports"], name
+        assert "127.0.0.1:7860" in " ".join(svc["healthcheck"]["test"]), name
+    for name, svc in services.items():
+        assert svc["image"] == "restoration:latest", name  # one image for every role
         mounts = dict(v.split(":", 1) for v in svc["volumes"])
         assert volume in mounts.values(), name
         assert set(mounts) <= set(compose["volumes"]), f"{name}: volumes must be named, not host folders"
-        assert "127.0.0.1:7860" in " ".join(svc["healthcheck"]["test"]) and f"{exposed}" in " ".join(svc["ports"])
-    gpu = services["app"]["deploy"]["resources"]["reservations"]["devices"][0]
-    assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
+    for name in ("app", "ray-worker"):
+        gpu = services[name]["deploy"]["resources"]["reservations"]["devices"][0]
+        assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"], name
     assert "deploy" not in services["app-cpu"]
-    # every environment variable set there is a real setting
+    # the cluster: the app joins the head; workers and app share the job folders it writes into
+    head, worker, app = services["ray-head"], services["ray-worker"], services["app-cluster"]
+    assert {head["profiles"][0], worker["profiles"][0], app["profiles"][0]} == {"cluster"}
+    assert head["command"][:3] == ["ray", "start", "--head"] and "--port=6379" in head["command"]
+    assert "--address=ray-head:6379" in worker["command"]
+    env = app["environment"]
+    assert env["RESTORATION_RAY_ADDRESS"] == "ray-head:6379"
+    shared = [v.split(":", 1)[1] for v in worker["volumes"]]
+    assert any(env["RESTORATION_OUTPUT_DIR"].startswith(m + "/") for m in shared)
+    assert any(env["RESTORATION_MODELS_DIR"].startswith(m + "/") for m in shared)
+    assert set(app["volumes"]) == set(worker["volumes"])
+    # every environment variable set there is a real setting (or Ray's own)
     from restoration import config
 
     for svc in services.values():
-        assert set(svc.get("environment", {})) <= set(config.SETTINGS)
+        assert {k for k in svc.get("environment", {}) if not k.startswith("RAY_")} <= set(config.SETTINGS)
