@@ -92,17 +92,21 @@ def _timed_batch(folder: Path, out: Path, opts: RestoreOptions, ray) -> dict:
     summary = restore_folder(folder, out, opts, ray=ray, on_item=lambda *_: marks.append(time.perf_counter()))
     wall = time.perf_counter() - t0
     n = summary.count("done")
-    first = marks[0] - t0
     steady = (marks[-1] - marks[0]) / (n - 1) if n > 1 else float("nan")
-    return {"items": n, "wall_s": wall, "per_s": n / wall, "first_s": first, "steady_s_per_item": steady}
+    return {"items": n, "wall_s": wall, "per_s": n / wall, "start_s": marks[0] - t0, "steady_s_per_item": steady}
 
 
 def _timed_video(clip: Path, out: Path, opts: RestoreOptions, video: VideoOptions, ray) -> dict:
     out.unlink(missing_ok=True)
+    marks: list[tuple[float, float]] = []
     t0 = time.perf_counter()
-    res = restore_video(clip, out, opts, video, ray=ray)
+    res = restore_video(clip, out, opts, video, ray=ray,
+                        progress=lambda f, m: marks.append((time.perf_counter(), f)) if 0 < f < 0.995 else None)
     wall = time.perf_counter() - t0
-    return {"items": res.metrics["frames"], "wall_s": wall, "per_s": res.metrics["frames"] / wall,
+    n = res.metrics["frames"]
+    (t1, f1), (t2, f2) = marks[0], marks[-1]
+    steady = (t2 - t1) / (n * (f2 - f1)) if f2 > f1 else float("nan")
+    return {"items": n, "wall_s": wall, "per_s": n / wall, "start_s": t1 - t0, "steady_s_per_item": steady,
             "segments": res.metrics.get("cluster", {}).get("segments")}
 
 
@@ -131,8 +135,9 @@ def measure(args: argparse.Namespace) -> dict:
         for r in mine[1:]:
             r["speedup"] = r["per_s"] / one["per_s"] if one else None
             r["efficiency"] = r["speedup"] / r["workers"] if one else None
-            r["ray_overhead_s_per_item"] = r["wall_s"] / r["items"] - local["wall_s"] / local["items"] \
+            r["ray_overhead_s_per_item"] = r["steady_s_per_item"] - local["steady_s_per_item"] \
                 if r["workers"] == 1 else None
+            r["ray_start_s"] = r["start_s"] - local["start_s"]
     shutil.rmtree(work, ignore_errors=True)
     import torch
 
@@ -148,16 +153,16 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def project(rows: list[dict], counts: list[int]) -> list[dict]:
-    """Expected throughput for ``counts`` workers, each doing what one measured worker does: the
-    one-worker Ray time per item sets a worker's rate, and all of Ray's overhead per item (over the
-    local path) is counted as serial, driver-side work that caps how far it scales (Amdahl): a
-    pessimistic bound, since much of that overhead (worker start, model load) runs in parallel."""
+    """Expected steady throughput for ``counts`` workers, each as fast as the one measured Ray
+    worker (its steady time per item, job start left out), with all of Ray's overhead per item over
+    the local path counted as serial, driver-side work that caps how far it scales (Amdahl): a
+    pessimistic bound, since part of that overhead runs on the workers, in parallel."""
     out = []
     for job in ("batch", "video"):
         one = next((r for r in rows if r["job"] == job and r["workers"] == 1), None)
         if one is None:
             continue
-        per_item = one["wall_s"] / one["items"]
+        per_item = one["steady_s_per_item"]
         serial = max(0.0, one.get("ray_overhead_s_per_item") or 0.0)
         for n in counts:
             rate = n / (per_item - serial + n * serial) if per_item > 0 else float("nan")
@@ -166,14 +171,15 @@ def project(rows: list[dict], counts: list[int]) -> list[dict]:
 
 
 def table(result: dict) -> str:
-    lines = ["| job | workers | items | wall s | items/s | speed-up | efficiency | Ray overhead s/item |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| job | workers | items | wall s | items/s | speed-up | efficiency | start s | steady s/item | "
+             "Ray overhead s/item |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        f = lambda k, fmt: format(r[k], fmt) if r.get(k) is not None else "–"  # noqa: E731
+        f = lambda k, fmt, r=r: format(r[k], fmt) if r.get(k) is not None else "–"  # noqa: E731
         lines.append(f"| {r['job']} | {r['workers']} | {r['items']} | {r['wall_s']:.1f} | {r['per_s']:.2f} | "
-                     f"{f('speedup', '.2f')} | {f('efficiency', '.0%')} | {f('ray_overhead_s_per_item', '.3f')} |")
+                     f"{f('speedup', '.2f')} | {f('efficiency', '.0%')} | {f('start_s', '.1f')} | "
+                     f"{f('steady_s_per_item', '.3f')} | {f('ray_overhead_s_per_item', '.3f')} |")
     for p in result.get("projection", []):
-        lines.append(f"| {p['job']} | {p['workers']} (projection) | – | – | {p['per_s']:.2f} | – | – | – |")
+        lines.append(f"| {p['job']} | {p['workers']} (projection) | – | – | {p['per_s']:.2f} | – | – | – | – | – |")
     return "\n".join(lines)
 
 

@@ -267,3 +267,30 @@ def test_app_runs_batch_and_video_on_ray(server, ray_local, tmp_path, monkeypatc
     assert len(batch.report["restored"]) == 2 and batch.archive is not None
     assert res.metrics["frames"] == 12 and "cluster" in res.metrics
     assert frames_of(res.path)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
+
+
+def test_app_reads_its_cluster_from_the_setting(monkeypatch):
+    import app
+
+    monkeypatch.setenv("RESTORATION_RAY_ADDRESS", "ray://head:10001")
+    assert app.Settings().ray_address == "ray://head:10001"
+    monkeypatch.delenv("RESTORATION_RAY_ADDRESS")
+    assert app.Settings().ray_address is None  # unset: jobs run in the app's own process
+
+
+def test_scaling_harness_runs_and_reports(tmp_path, ray_local, monkeypatch):
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(bench))
+    sys.modules.pop("scaling", None)
+    import scaling
+
+    out = tmp_path / "scaling.json"
+    result = scaling.main(["--workers", "1", "--images", "3", "--size", "32", "--frames", "36",
+                           "--segment-seconds", "0.5", "--model", "realesr-general-x4v3", "--project", "8",
+                           "--cpus-per-worker", "1", "--json", str(out)])
+    rows = {(r["job"], r["workers"]): r for r in result["rows"]}
+    assert set(rows) == {("batch", "local"), ("video", "local"), ("batch", 1), ("video", 1)}
+    assert rows[("batch", 1)]["items"] == 3 and rows[("video", 1)]["items"] == 36
+    assert rows[("video", 1)]["segments"] == 3 and rows[("batch", 1)]["speedup"] == 1.0
+    assert all(p["from"] == "projection, not measured" for p in result["projection"])
+    assert "| batch | 8 (projection) |" in scaling.table(result)

@@ -108,9 +108,10 @@ def restore_folder_on_ray(
         check_reachable(ray, {"input": src_root, "output": dst_root})
         _quiet_ray_data()
         log.info("batch of %d files on %s", len(pending), workers.describe())
+        pool = ray.data.ActorPoolStrategy(size=min(workers.count, len(pending)))
         ds = ray.data.from_items(pending, override_num_blocks=min(len(pending), MAX_BLOCKS)).map_batches(
-            _FileWorker, fn_constructor_args=(options, workers.threads), batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(workers.count, len(pending))), runtime_env=job_runtime_env(), **workers.resources)
+            _FileWorker, fn_constructor_args=(options, workers.threads), batch_size=1, compute=pool,
+            runtime_env=job_runtime_env(), **workers.resources)
         rows = iter(ds.iter_rows())
         try:
             for row in rows:
