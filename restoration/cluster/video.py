@@ -32,6 +32,7 @@ from ..video.job import (
     VideoResult,
     _stabilizer,
     _VideoJob,
+    join_segments,
     merge_stats,
     segment_frames,
     video_metrics,
@@ -127,8 +128,6 @@ def restore_video_on_ray(src: Path, dst: Path, info: VideoInfo, options: Restore
     """``restore_video`` (its request already checked) on Ray; see the module. Raises what
     ``restore_video`` raises, ``VideoWriteError`` when a segment's worker died more than ``RETRIES``
     times, and ``Cancelled`` when ``cancel`` is set (the segments finished so far stay for a resume)."""
-    import av
-
     t0 = time.perf_counter()
     cluster = as_cluster(cluster)
     times = frame_times(src)
@@ -144,18 +143,7 @@ def restore_video_on_ray(src: Path, dst: Path, info: VideoInfo, options: Restore
     finally:
         run.close()
     n = len(run.pieces)
-    if progress:
-        progress(0.995, "joining segments and copying audio")
-    try:
-        from ..video.assemble import assemble
-
-        carried = assemble(src, run.work, dst, n, info.rotation)
-    except av.FFmpegError as e:
-        raise VideoWriteError(f"{dst.name}: could not write the final file ({e})") from e
-    if not keep_parts:
-        import shutil
-
-        shutil.rmtree(run.work, ignore_errors=True)
+    carried = join_segments(src, run.work, dst, n, info.rotation, progress, keep_parts)
     merged = merge_stats(stats)
     done = resumed + merged["frames"]
     warnings = video_warnings(src.name, info, options, video, done, merged["bad_packets"])

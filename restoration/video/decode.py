@@ -57,10 +57,10 @@ class FrameReader(threading.Thread):
         except BaseException as e:  # noqa: BLE001 - handed to the job's thread by next_batch
             put(self.queue, e, self.stop)
 
-    def _frames(self, container, stream) -> None:
+    def _decoded(self, container, stream):
+        """The stream's decoded frames; a packet the decoder rejects is skipped and counted."""
         import av
 
-        index, last_pts = 0, None
         for packet in container.demux(stream):
             try:
                 frames = stream.decode(packet)
@@ -69,46 +69,40 @@ class FrameReader(threading.Thread):
                 if self.bad_packets > MAX_BAD_PACKETS:
                     raise
                 continue
-            for frame in frames:
-                if self.stop.is_set():
-                    return
-                pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
-                if last_pts is not None and pts <= last_pts:
-                    pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
-                last_pts = pts
-                if index >= self.skip:
-                    put(self.queue, (index, pts, frame.to_ndarray(format="rgb24")), self.stop)
-                index += 1
+            yield from frames
+
+    def _frames(self, container, stream) -> None:
+        index, last_pts = 0, None
+        for frame in self._decoded(container, stream):
+            if self.stop.is_set():
+                return
+            pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
+            if last_pts is not None and pts <= last_pts:
+                pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
+            last_pts = pts
+            if index >= self.skip:
+                put(self.queue, (index, pts, frame.to_ndarray(format="rgb24")), self.stop)
+            index += 1
 
     def _window(self, container, stream, w: Window, rewound: bool = False) -> None:
         """The frames of ``w`` by their timestamps, from the keyframe before its warm-up."""
-        import av
-
         if w.warm_pts > 0 or rewound:
             container.seek(0 if rewound else w.warm_pts, stream=stream, backward=True, any_frame=False)
         index, first = w.start_index, True
-        for packet in container.demux(stream):
-            try:
-                frames = stream.decode(packet)
-            except av.InvalidDataError:
-                self.bad_packets += 1
-                if self.bad_packets > MAX_BAD_PACKETS:
-                    raise
+        for frame in self._decoded(container, stream):
+            if self.stop.is_set() or frame.pts is None:
+                return
+            if first and frame.pts > w.warm_pts and not rewound:
+                # the container's index put the seek past the frame asked for: read from the start
+                return self._window(container, stream, w, rewound=True)
+            first = False
+            if frame.pts < w.warm_pts:
                 continue
-            for frame in frames:
-                if self.stop.is_set() or frame.pts is None:
-                    return
-                if first and frame.pts > w.warm_pts and not rewound:
-                    # the container's index put the seek past the frame asked for: read from the start
-                    return self._window(container, stream, w, rewound=True)
-                first = False
-                if frame.pts < w.warm_pts:
-                    continue
-                if w.end_pts is not None and frame.pts >= w.end_pts:
-                    return
-                warm = frame.pts < w.start_pts
-                put(self.queue, (-1 if warm else index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
-                index += 0 if warm else 1
+            if w.end_pts is not None and frame.pts >= w.end_pts:
+                return
+            warm = frame.pts < w.start_pts
+            put(self.queue, (-1 if warm else index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
+            index += 0 if warm else 1
 
     def next_batch(self, size: int, done: int, cancel: threading.Event | None,
                    writer_check) -> tuple[list[Frame], bool]:

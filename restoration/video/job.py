@@ -295,7 +295,6 @@ def restore_video(
     embedded Ray or ``RAY_ADDRESS``, an address, or a ``restoration.cluster.Cluster``): same frames,
     timestamps, size and audio; see ``restoration.cluster.video``.
     """
-    import av
 
     options, video = options or RestoreOptions(), video or VideoOptions()
     src, dst = Path(src), Path(dst)
@@ -311,18 +310,28 @@ def restore_video(
         shutil.rmtree(job.work, ignore_errors=True)
         raise VideoReadError(f"{src.name}: the video has no frames that can be decoded")
     warnings = job.warnings(bad_packets)
-    if progress:
-        progress(0.995, "joining segments and copying audio")
-    try:
-        carried = assemble(src, job.work, dst, segments, info.rotation)
-    except av.FFmpegError as e:
-        raise VideoWriteError(f"{dst.name}: could not write the final file ({e})") from e
-    if not keep_parts:
-        shutil.rmtree(job.work, ignore_errors=True)
+    carried = join_segments(src, job.work, dst, segments, info.rotation, progress, keep_parts)
     result = VideoResult(dst, info, job.metrics(warnings, carried, job.stats(bad_packets)), job.skip)
     if progress:
         progress(1.0, f"done: {job.done} frames")
     return result
+
+
+def join_segments(src: Path, work: Path, dst: Path, segments: int, rotation: int, progress: ProgressFn | None,
+                  keep_parts: bool) -> dict[str, int]:
+    """``assemble`` the finished segments into ``dst`` (then remove them unless ``keep_parts``);
+    returns what was carried. Raises ``VideoWriteError`` when the file cannot be written."""
+    import av
+
+    if progress:
+        progress(0.995, "joining segments and copying audio")
+    try:
+        carried = assemble(src, work, dst, segments, rotation)
+    except av.FFmpegError as e:
+        raise VideoWriteError(f"{dst.name}: could not write the final file ({e})") from e
+    if not keep_parts:
+        shutil.rmtree(work, ignore_errors=True)
+    return carried
 
 
 def discard_parts(dst: str | os.PathLike) -> None:
