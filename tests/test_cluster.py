@@ -274,6 +274,9 @@ def test_app_reads_its_cluster_from_the_setting(monkeypatch):
 
     monkeypatch.setenv("RESTORATION_RAY_ADDRESS", "ray://head:10001")
     assert app.Settings().ray_address == "ray://head:10001"
+    monkeypatch.setattr(app, "SETTINGS", app.Settings())
+    texts = [c.get("props", {}).get("value") for c in app.build_app().config["components"]]
+    assert "Batch and video jobs run on the Ray cluster `ray://head:10001`." in texts  # the page says where
     monkeypatch.delenv("RESTORATION_RAY_ADDRESS")
     assert app.Settings().ray_address is None  # unset: jobs run in the app's own process
 
