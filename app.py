@@ -577,7 +577,9 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
         if cfg.ray_address:
-            gr.Markdown(f"Batch and video jobs run on the Ray cluster `{cfg.ray_address}`.", elem_id="cluster-note")
+            where = ("an embedded Ray on this machine" if cfg.ray_address == "local"
+                     else f"the Ray cluster `{cfg.ray_address}`")
+            gr.Markdown(f"Batch and video jobs run on {where}.", elem_id="cluster-note")
         with gr.Tab("Image"):
             with gr.Row():
                 with gr.Column(scale=1):
