@@ -212,6 +212,44 @@ def test_a_stopped_driver_resumes(tmp_path, ray_local):
     assert audio_payload(out) == audio_payload(src)
 
 
+def test_a_killed_driver_on_a_joined_cluster_resumes(tmp_path, ray_local, tiny_models_dir, capsys):
+    """A driver process that joins the cluster by address and is SIGKILLed mid-job: Ray ends its
+    workers, the finished segments stay, and the same command run again finishes the video."""
+    import json
+    import subprocess
+    import time
+
+    from restoration.cli import main
+
+    src = make_clip(tmp_path / "long.mp4", w=64, h=48, n=240, fps=12, gop=6)
+    out, parts = tmp_path / "long_x2.mp4", tmp_path / ".long_x2.mp4.parts"
+    model = str(tiny_models_dir / "realesr-general-x4v3.safetensors")  # a file: no settings needed on workers
+    args = ["video", str(src), "-o", str(out), "--upscale", "2", "--model", model, "--colorize", "off",
+            "--denoise", "0", "--sharpen", "0", "--segment-seconds", "1", "--json"]
+    address = ray_local.get_runtime_context().gcs_address
+    proc = subprocess.Popen([sys.executable, "-m", "restoration", *args, "--ray", address, "--workers", "1",
+                             "--cpus-per-worker", "1"], cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in parts.glob("seg_*") if ".tmp" not in p.name]:
+            assert proc.poll() is None, "the driver ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert not out.exists()
+    done = [p for p in parts.glob("seg_*") if ".tmp" not in p.name]
+    assert 1 <= len(done) < 20
+    assert main([*args, "--ray", "local", "--workers", "2", "--cpus-per-worker", "1"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["frames"] == 240 and metrics["cluster"]["segments"] == 20
+    assert metrics["cluster"]["segments_resumed"] >= len(done)
+    assert frames_of(out)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
+    assert not parts.exists()
+
+
 # ----------------------------------------------------------------------------------- CLI and sizing
 def test_command_line_ray_flags(tmp_path, ray_local, capsys):
     from restoration.cli import main
