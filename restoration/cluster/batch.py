@@ -60,10 +60,10 @@ class _FileWorker:
 def _quiet_ray_data() -> None:
     from ray.data import DataContext
 
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress replaces Ray Data's bars and notes
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def restore_folder_on_ray(
