@@ -268,7 +268,7 @@ def test_command_line_ray_flags(tmp_path, ray_local, capsys):
 def test_workers_are_sized_to_the_cluster():
     gpus = {"GPU": 2.0, "CPU": 32.0}
     w = size_workers(Cluster(), "auto", gpus)
-    assert (w.count, w.resources["num_gpus"], w.on_gpu) == (2, 1.0, True)
+    assert (w.count, w.resources["num_gpus"], w.on_gpu, w.threads) == (2, 1.0, True, 16)  # cores shared out
     assert size_workers(Cluster(gpus_per_worker=0.5), "auto", gpus).count == 4
     cpu = size_workers(Cluster(), "cpu", gpus)  # device cpu: CPU workers even where GPUs are
     assert (cpu.count, cpu.resources["num_cpus"], cpu.threads, cpu.on_gpu) == (8, 4.0, 4, False)

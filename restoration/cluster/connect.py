@@ -22,7 +22,8 @@ _embedded = False  # whether this process started the Ray it uses (its workers s
 @dataclass(frozen=True)
 class Workers:
     """How one job's workers are asked of Ray: ``count`` workers, each with ``resources``
-    (``num_gpus`` / ``num_cpus``) and ``threads`` torch threads (CPU workers; 0 leaves torch's)."""
+    (``num_gpus`` / ``num_cpus``) and ``threads`` torch threads (its share of the cores; 0 leaves
+    torch's default)."""
 
     count: int
     resources: dict[str, float]
@@ -101,7 +102,8 @@ def size_workers(cluster: Cluster, device: str, resources: dict[str, float]) -> 
         per = cluster.gpus_per_worker
         fit = max(1, math.floor(gpus / per + 1e-9))
         count = _capped(cluster.workers, fit, "GPU")
-        return Workers(count, {"num_gpus": per, "num_cpus": 1.0}, 0, True)
+        # the CPU side of a GPU worker (decoding, colour conversion) gets its share of the cores
+        return Workers(count, {"num_gpus": per, "num_cpus": 1.0}, max(1, int(cpus // count)) if cpus else 0, True)
     if cpus <= 0:
         raise RestorationError("the Ray cluster has no CPU to run on; check that its workers joined")
     per = cluster.cpus_per_worker or float(min(DEFAULT_CPUS_PER_WORKER, cpus))
