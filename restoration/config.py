@@ -50,6 +50,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "in pixels", 1),
     _S("RESTORATION_MAX_ARCHIVE_FILES", "int", 1000, "images taken from one zip", 1),
     _S("RESTORATION_MAX_ARCHIVE_MB", "int", 2048, "uncompressed size read from one zip, in MiB", 1),
+    _S("RESTORATION_MAX_MODEL_MB", "int", 2048, "largest model file taken, in MB: an upload in the Models tab, "
+       "or an `hf:` file (its size is read before downloading)", 1),
     # speed on a GPU
     _S("RESTORATION_GPU_MEMORY_GB", "float", 6.0, "activation memory one stage plans for on a GPU (never "
        "more than half the free memory); lower it to share the card", 0.25),
@@ -67,7 +69,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_MAX_UPLOAD_MB", "int", 50, "largest image or batch file, in MB", 1, group="app"),
     _S("RESTORATION_MAX_VIDEO_MB", "int", 500, "largest video, in MB", 1, group="app"),
     _S("RESTORATION_MAX_BATCH_FILES", "int", 200, "images per batch (after unzipping)", 1, group="app"),
-    _S("RESTORATION_MAX_MODEL_MB", "int", 2048, "largest model file the Models tab accepts, in MB", 1, group="app"),
+
     _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
        group="app"),
     _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),

@@ -217,6 +217,8 @@ def download(model_id: str, *, force: bool = False) -> Path:
         raise WeightsUnavailableError(
             f"offline (HF_HUB_OFFLINE is set) and {spec.id} is not cached: {_hint(spec)}"
         )
+    if model_id.startswith("hf:"):
+        _check_hub_size(spec)
     path = _hub_download(spec, force)
     actual = sha256_file(path)
     expected = _expected_hash(spec)
@@ -235,6 +237,24 @@ def download(model_id: str, *, force: bool = False) -> Path:
             f"expected; the file was deleted. Try again, or {_hint(spec)}"
         )
     return path
+
+
+def _check_hub_size(spec: ModelSpec) -> None:
+    """Refuse, before downloading, a Hub file larger than ``RESTORATION_MAX_MODEL_MB``: anyone who may
+    name a model (an app user typing ``hf:...``) could otherwise fill the disk. When the size cannot
+    be read, the download itself reports why."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    cap = config.get("RESTORATION_MAX_MODEL_MB")
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(spec.hub_repo, spec.filename, revision=spec.revision),
+                                    token=config.get("HF_TOKEN"))
+    except Exception:  # noqa: BLE001 - network errors of several libraries: the download says what is wrong
+        return
+    if meta.size is not None and meta.size > cap << 20:
+        raise WeightsUnavailableError(
+            f"{spec.hub_repo}/{spec.filename} is {meta.size / 2**20:,.0f} MB, more than RESTORATION_MAX_MODEL_MB "
+            f"({cap:,} MB) allows; nothing was downloaded. Raise the limit to use it")
 
 
 def _hub_download(spec: ModelSpec, force: bool) -> Path:

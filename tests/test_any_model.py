@@ -10,6 +10,7 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -153,11 +154,26 @@ def test_a_hub_file_is_downloaded_once_recorded_and_checked(arch_files, photo, m
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url, token: SimpleNamespace(size=len(payload)))
     ref = "hf:someone/models/sub/PLKSR.pth@v1"
     res = restore_image(photo, build_options(upscale=2, model=ref, **FAST))
     assert res.image.pixels.shape[:2] == (96, 128)
     assert calls == [("someone/models", "sub/PLKSR.pth", "v1")]
     assert weights._read_records()[ref] == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_hub_file_over_the_size_limit_is_refused_before_downloading(photo, monkeypatch):
+    import huggingface_hub
+
+    asked, fetched = [], []
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("RESTORATION_MAX_MODEL_MB", "100")
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata",
+                        lambda url, token: asked.append(url) or SimpleNamespace(size=30 << 30))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: fetched.append(a))
+    with pytest.raises(WeightsUnavailableError, match=r"huge\.pth is 30,720 MB, more than RESTORATION_MAX_MODEL_MB"):
+        restore_image(photo, build_options(upscale=2, model="hf:someone/models/huge.pth", **FAST))
+    assert asked and "someone/models" in asked[0] and not fetched  # the size was read; nothing was fetched
 
 
 # ------------------------------------------------------------------------------------ hostile files
