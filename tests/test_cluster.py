@@ -169,6 +169,18 @@ def test_variable_frame_rate_on_ray(tmp_path, ray_local):
     assert res.metrics["cluster"]["segments"] > 2
 
 
+def test_a_video_whose_timestamps_cannot_be_split_runs_whole_on_one_worker(tmp_path, ray_local, monkeypatch):
+    import restoration.cluster.video as on_ray
+
+    monkeypatch.setattr(on_ray, "frame_times", lambda src: None)  # as for missing or repeated timestamps
+    src = make_clip(tmp_path / "in.mp4", n=12)
+    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(), ray=TWO)
+    assert frames_of(res.path)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
+    assert audio_payload(res.path) == audio_payload(src)
+    assert any("do not allow splitting" in w for w in res.metrics["warnings"])
+    assert res.metrics["cluster"]["workers"] == "1 worker (the whole video)"
+
+
 def test_a_worker_killed_mid_video_is_retried(tmp_path, ray_local):
     ray = ray_local
     src = make_clip(tmp_path / "in.mp4", n=48, gop=6)

@@ -203,6 +203,8 @@ class _Run:
         result = self._get(ref, "the whole video")
         result.metrics["warnings"].append(f"{self.src.name}: the frames' timestamps do not allow splitting, so "
                                           "the video ran on one worker")
+        result.metrics["cluster"] = {"workers": "1 worker (the whole video)", "segments": None,
+                                     "segments_resumed": None, "warmup_frames": 0, "by_worker": {}}
         return result
 
     def segments(self) -> tuple[list[dict[str, Any]], int]:
