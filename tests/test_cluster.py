@@ -159,6 +159,35 @@ def test_video_on_ray_is_the_local_video(tmp_path, ray_local):
         assert abs(step_r - step_l) < 0.25, (border, step_l, step_r)
 
 
+def test_colorize_auto_is_decided_once_for_every_worker(tmp_path, ray_local):
+    """A film that opens in black and white: locally its first frame decides, and so it must on Ray,
+    where the second segment starts on a colour frame. (Two frames, one a segment: DDColor at 512 px
+    takes seconds a frame on this CPU.)"""
+    import av
+
+    from restoration.video.job import first_frame_monochrome
+
+    from .test_video import _picture
+
+    src = tmp_path / "opening.mp4"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=2)
+        v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(_picture(i, 48, 32, gray=i == 0), format="rgb24")
+            frame.pts = i
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    opts = RestoreOptions(upscale=0, colorize="auto", color_model="ddcolor-tiny", denoise=0, sharpen=0)
+    assert first_frame_monochrome(src, opts) is True
+    video = VideoOptions(segment_seconds=0.5, stabilize=False)  # one frame a segment, no warm-up
+    local = restore_video(src, tmp_path / "local.mp4", opts, video)
+    remote = restore_video(src, tmp_path / "ray.mp4", opts, video, ray=Cluster(address="local", workers=1))
+    assert remote.metrics["cluster"]["segments"] == 2
+    fl, fr = frames_of(local.path)[0], frames_of(remote.path)[0]
+    assert len(fr) == 2 and _psnr(fl[1], fr[1]) > 35  # the colour frame was colorized on Ray as locally
+
+
 def test_variable_frame_rate_on_ray(tmp_path, ray_local):
     src = make_clip(tmp_path / "vfr.mp4", n=20, vfr=True, gop=4)
     video = VideoOptions(segment_seconds=0.5)

@@ -32,6 +32,7 @@ from ..video.job import (
     VideoResult,
     _stabilizer,
     _VideoJob,
+    first_frame_monochrome,
     join_segments,
     merge_stats,
     segment_frames,
@@ -90,11 +91,12 @@ class _SegmentWorker:
     """An actor: the job's models, loaded once, then one segment per ``run``."""
 
     def __init__(self, src: Path, dst: Path, info: VideoInfo, options: RestoreOptions, video: VideoOptions,
-                 threads: int, progress: Any) -> None:
+                 threads: int, progress: Any, monochrome: bool | None) -> None:
         from ..pipeline import prepare
 
         set_threads(threads)
         self.args = (src, dst, info, options, video)
+        self.monochrome = monochrome  # decided by the driver on the video's first frame, as locally
         self.restorer = prepare(options)
         self.progress = progress
         self.where = f"{socket.gethostname()}:{os.getpid()}"
@@ -109,7 +111,8 @@ class _SegmentWorker:
         def report(_fraction: float, _message: str) -> None:
             self.progress.report.remote(piece.segment, holder["job"].done - start)
 
-        job = holder["job"] = _VideoJob(*self.args, report, None, piece=piece, restorer=self.restorer)
+        job = holder["job"] = _VideoJob(*self.args, report, None, piece=piece, restorer=self.restorer,
+                                        monochrome=self.monochrome)
         _, bad_packets = job.run()
         return {**job.stats(bad_packets), "segment": piece.segment, "worker": self.where}
 
@@ -178,6 +181,7 @@ class _Run:
         self.t0 = time.perf_counter()
         self.actors: list[Any] = []
         self.tracker = ray.remote(num_cpus=0)(_Progress).remote()
+        self.monochrome = first_frame_monochrome(src, options)
         temporal = _stabilizer(options, video) is not None or options.face != "off"
         self.per = segment_frames(info, video)
         self.pieces = plan_pieces(times, self.per, WARMUP_FRAMES if temporal else 0) if times else []
@@ -189,7 +193,8 @@ class _Run:
         job = uuid.uuid4().hex[:8]
         self.names = [f"restoration-video-{job}-{i}" for i in range(count)]  # to find them: ray list actors
         self.actors = [cls.options(name=name, **opts).remote(self.src, self.dst, self.info, self.options, self.video,
-                                                     self.workers.threads, self.tracker) for name in self.names]
+                                                     self.workers.threads, self.tracker, self.monochrome)
+                       for name in self.names]
 
     def whole(self, keep_parts: bool) -> VideoResult:
         log.warning("%s: the frames' timestamps do not allow splitting; the job runs on one worker", self.src.name)

@@ -29,7 +29,7 @@ from ..pipeline import ProgressFn, prepare
 from ..stages import is_monochrome
 from .assemble import assemble
 from .decode import Frame, FrameReader, Window
-from .probe import VideoInfo, probe
+from .probe import VideoInfo, open_video, probe
 from .segments import EVEN_ONLY, SegmentEncoder, SegmentWriter, fingerprint, prepare_work_dir, work_dir
 from .stabilize import TemporalStabilizer
 
@@ -91,7 +91,7 @@ class _VideoJob:
 
     def __init__(self, src: Path, dst: Path, info: VideoInfo, options: RestoreOptions, video: VideoOptions,
                  progress: ProgressFn | None, cancel: threading.Event | None, piece: Piece | None = None,
-                 restorer: Any = None) -> None:
+                 restorer: Any = None, monochrome: bool | None = None) -> None:
         self.src, self.dst, self.info, self.options, self.video = src, dst, info, options, video
         self.progress, self.cancel = progress, cancel
         self.restorer = restorer or prepare(options)
@@ -109,7 +109,7 @@ class _VideoJob:
         self.warmup = 0
         self.total = info.frames or max(1, round(info.duration * self.fps))
         self.processed = 0
-        self.monochrome: bool | None = None
+        self.monochrome = monochrome  # None: decided on the first frame restored
         self.sharp: list[float] = []
         self.quality: list[dict[str, float]] = []
         self.seconds: dict[str, float] = {}
@@ -152,7 +152,7 @@ class _VideoJob:
         # Frames travel to the device as 8-bit (a quarter of the bytes) and become float there.
         x = torch.from_numpy(np.stack([b[2] for b in batch])).to(self.restorer.device)
         x = x.permute(0, 3, 1, 2).float().div_(255)
-        if self.monochrome is None:  # decided once, on the first frame restored
+        if self.monochrome is None:  # not known from the video's first frame: decided on this one
             self.monochrome = self.options.colorize == "auto" and is_monochrome(x[:1])
         out, _, report = self.restorer.run(x, monochrome=self.monochrome, track=self.tracker)
         for k, v in report.seconds.items():
@@ -206,6 +206,24 @@ class _VideoJob:
         return video_metrics(self.info, self.options, stats, warnings, carried, time.perf_counter() - self.t0,
                              resumed_from=self.skip, stabilized=self.stabilizer is not None,
                              tracked=self.tracker is not None)
+
+
+def first_frame_monochrome(src: Path, options: RestoreOptions) -> bool | None:
+    """Whether ``colorize="auto"`` treats the video as black and white: decided once, on its first
+    frame, so a resumed run and every worker of a cluster run decide alike. None when the first frame
+    cannot be decoded here (the job then decides on the first frame it restores)."""
+    import av
+
+    if options.colorize != "auto":
+        return False
+    try:
+        with open_video(src) as c:
+            for frame in c.decode(video=0):
+                rgb = torch.from_numpy(frame.to_ndarray(format="rgb24"))
+                return bool(is_monochrome(rgb.permute(2, 0, 1)[None].float().div_(255)))
+    except (av.FFmpegError, VideoReadError):
+        return None
+    return None
 
 
 def video_warnings(name: str, info: VideoInfo, options: RestoreOptions, video: VideoOptions, done: int,
@@ -304,7 +322,7 @@ def restore_video(
 
         return restore_video_on_ray(src, dst, info, options, video, cluster=ray, progress=progress,
                                     cancel=cancel, keep_parts=keep_parts)
-    job = _VideoJob(src, dst, info, options, video, progress, cancel)
+    job = _VideoJob(src, dst, info, options, video, progress, cancel, monochrome=first_frame_monochrome(src, options))
     segments, bad_packets = job.run()
     if segments == 0 or job.done == 0:
         shutil.rmtree(job.work, ignore_errors=True)
