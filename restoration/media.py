@@ -29,6 +29,15 @@ from .options import normalize_format
 
 log = logging.getLogger(__name__)
 
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
+
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _EXT_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp",
@@ -289,6 +298,7 @@ def write_image(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the output gets what any new file gets
         if depth == 16:
             _write_16bit(img, tmp, fmt, text)
         else:
