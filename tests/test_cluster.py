@@ -235,6 +235,29 @@ def test_a_worker_killed_mid_video_is_retried(tmp_path, ray_local):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_segment_whose_worker_keeps_dying_stops_the_job_with_a_clear_error(tmp_path, ray_local, monkeypatch):
+    import restoration.cluster.video as on_ray
+    from restoration.errors import VideoWriteError
+
+    monkeypatch.setattr(on_ray, "RETRIES", 0)  # no second try: the first death is the last
+    src = make_clip(tmp_path / "in.mp4", n=48, gop=6)
+    killed: list[int] = []
+
+    def kill_one(fraction, message):
+        if not killed and fraction > 0:
+            names = sorted(a["name"] for a in ray_local.util.list_named_actors(all_namespaces=True)
+                           if a["name"].startswith("restoration-video-"))
+            pid = ray_local.get(ray_local.get_actor(names[0]).pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    with pytest.raises(VideoWriteError, match=r"in\.mp4: the worker restoring segment \d+ \(frames \d+-\d+\) died on "
+                                              r"each of 1 tries .*run again to resume"):
+        restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(segment_seconds=1.0),
+                      ray=Cluster(address="local", workers=1, cpus_per_worker=1), progress=kill_one)
+    assert killed and not (tmp_path / "out.mp4").exists()
+
+
 def test_a_stopped_driver_resumes(tmp_path, ray_local):
     src = make_clip(tmp_path / "in.mp4", n=48, gop=6)
     out = tmp_path / "out.mp4"

@@ -116,6 +116,8 @@ def restore_folder_on_ray(
         try:
             for row in rows:
                 i = int(row["index"])
+                if i in items:  # a retried block answered twice: each file is reported once
+                    continue
                 src, dst = pairs[i]
                 if row["fatal"]:
                     raise _fatal(row["fatal"], row["error"])
@@ -123,6 +125,9 @@ def restore_folder_on_ray(
                 if metrics is not None:
                     metrics["worker"] = row["worker"]
                 report(i, BatchItem(src, dst, row["status"], error=row["error"] or None, metrics=metrics))
+        except ray.exceptions.RayError as e:  # the engine itself gave up (not one file's error)
+            raise RestorationError(f"{src_root}: the batch on Ray stopped ({type(e).__name__}: {e}); files "
+                                   "finished so far are kept: run it again to resume") from e
         finally:
             rows.close()  # stops the dataset's execution when the loop ends early (error or cancel)
     summary.items = [items[i] for i in sorted(items)]

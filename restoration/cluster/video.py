@@ -226,14 +226,14 @@ class _Run:
         idle, running = list(self.actors), {}
         total = len(self.times)
         while todo or running:
-            while todo and idle:
-                actor, piece = idle.pop(), todo.popleft()
-                running[actor.run.remote(piece)] = (actor, piece)
-            ready, _ = self.ray.wait(list(running), num_returns=1, timeout=0.5)
+            ready = self.ray.wait(list(running), num_returns=1, timeout=0.5)[0] if running else []
             for ref in ready:
                 actor, piece = running.pop(ref)
                 stats.append(self._get(ref, _frames_label(piece, size[piece.segment])))
                 idle.append(actor)
+            while todo and idle:  # hand out work before reporting: no worker waits on the report
+                actor, piece = idle.pop(), todo.popleft()
+                running[actor.run.remote(piece)] = (actor, piece)
             done = resumed + sum(s["frames"] for s in stats)
             self._check_cancel(done)
             if self.progress_fn:
@@ -243,7 +243,7 @@ class _Run:
         return stats, resumed
 
     def _get(self, ref, what: str) -> Any:
-        from ray.exceptions import RayActorError, RayTaskError
+        from ray.exceptions import RayActorError, RayError, RayTaskError
 
         try:
             return self.ray.get(ref)
@@ -253,9 +253,12 @@ class _Run:
                 raise cause from None
             raise VideoWriteError(f"{self.src.name}: {what} failed on a Ray worker ({cause!r})") from None
         except RayActorError as e:
-            raise VideoWriteError(f"{self.src.name}: the worker restoring {what} died {RETRIES + 1} times "
-                                  f"({e.__class__.__name__}); the finished segments are kept: run again to "
-                                  "resume") from None
+            raise VideoWriteError(f"{self.src.name}: the worker restoring {what} died on each of "
+                                  f"{RETRIES + 1} tries ({e.__class__.__name__}); the finished segments are kept: "
+                                  "run again to resume") from None
+        except RayError as e:  # the engine itself gave up (an object lost with its node...)
+            raise VideoWriteError(f"{self.src.name}: {what} could not be run on Ray ({type(e).__name__}: {e}); "
+                                  "the finished segments are kept: run again to resume") from e
 
     def _check_cancel(self, done: int) -> None:
         if self.cancel is not None and self.cancel.is_set():
