@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import struct
-import tempfile
+import uuid
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,15 +28,6 @@ from .errors import ImageReadError, ImageWriteError, OptionError
 from .options import normalize_format
 
 log = logging.getLogger(__name__)
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 INPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -294,11 +285,9 @@ def write_image(
         log.info("%s: JPEG has no transparency; flattening onto white", path.name)
         a = img.alpha[..., None]
         img = replace(img, pixels=img.pixels * a + (1 - a), alpha=None)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # a fresh name, created by the writer: the file gets the mode any new file gets (mkstemp's is 0600)
+    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex[:12]}.part"
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; the output gets what any new file gets
         if depth == 16:
             _write_16bit(img, tmp, fmt, text)
         else:

@@ -185,12 +185,15 @@ def test_arrays_in_every_dtype(photo):
         read_image(np.zeros((4, 4, 7), np.uint8))
 
 
-def test_written_images_get_the_usual_permissions_not_private_ones(tmp_path, photo, monkeypatch):
-    from restoration import media
+def test_written_images_get_the_usual_permissions_not_private_ones(tmp_path, photo):
+    import os
 
     img = ImageData(pixels=photo.astype(np.float32) / 255)
     for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
-        monkeypatch.setattr(media, "_UMASK", umask)  # the process's umask, read at import
-        out = write_image(img, tmp_path / f"out_{mode:o}.png")
-        assert out.stat().st_mode & 0o777 == mode  # like any new file (the temporary file was 0600)
+        old = os.umask(umask)
+        try:
+            out = write_image(img, tmp_path / f"out_{mode:o}.png")
+        finally:
+            os.umask(old)
+        assert out.stat().st_mode & 0o777 == mode  # like any new file (a mkstemp file would be 0600)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out_640.png", "out_644.png"]
