@@ -7,20 +7,21 @@ endpoints. Run with ``python app.py`` (``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PO
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import re
 import shutil
 import sys
 import threading
-import time
-import uuid
-import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.exceptions import InvalidPathError
 
 import restoration
 from client.endpoints import (
@@ -31,20 +32,37 @@ from client.endpoints import (
     RESTORE_BATCH,
     RESTORE_IMAGE,
     RESTORE_VIDEO,
+    VIDEO_PARAMS,
     api_name,
     field,
 )
-from restoration import OptionError, RestorationError, RestoreOptions, config, uploads
-from restoration.batch import restore_folder, unpack_images
+from restoration import (
+    Cancelled,
+    ChecksumMismatchError,
+    OptionError,
+    RestorationError,
+    RestoreOptions,
+    WeightsUnavailableError,
+    config,
+    uploads,
+    workspace,
+)
+from restoration.batch import restore_folder
 from restoration.catalog import get_spec, list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
-from restoration.options import FIELDS, NO_PRESET, PRESETS, build_options, build_video_options
+from restoration.options import FIELDS, IMAGE_FIELDS, NO_PRESET, PRESETS, build_options, build_video_options
+from restoration.pipeline import ProgressFn
+from restoration.refs import check_not_a_path
 from restoration.video import discard_parts, restore_video
+from restoration.weights import availability
 
 log = logging.getLogger("restoration.app")
 
 PREVIEW_MAX_SIDE = 2048
+RESTORE_FIELDS = {f.name for f in IMAGE_FIELDS}
+# The option menus that list models, and the kind of model each lists.
+MENU_TASKS = {"model": "super-resolution", "face": "face-restoration", "denoise_model": "restoration"}
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
@@ -146,6 +164,32 @@ class Slider(_naming_errors(gr.Slider, "slider")):
         return None if value is None else super().postprocess(value)
 
 
+class Blocks(gr.Blocks):
+    """``gr.Blocks`` whose endpoints answer callers of gradio's REST protocol (curl, any language) as
+    they answer ``gradio_client``: inputs left out at the end are None ("not given"), and an input
+    that cannot be read is refused with what is wrong (gradio's own errors reach such a caller only
+    as ``{"error": null}``)."""
+
+    def validate_inputs(self, block_fn: Any, inputs: list[Any]) -> None:
+        if len(inputs) < len(block_fn.inputs):
+            inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
+        super().validate_inputs(block_fn, inputs)
+
+    async def preprocess_data(self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except InvalidPathError as e:
+            raise gr.Error(f"{str(e).split(' to the gradio')[0].replace('Cannot move ', '')}: not a file uploaded "
+                           "to this server; upload it first (POST /gradio_api/upload) and send the path the upload "
+                           "returned") from None
+        except Exception as e:  # noqa: BLE001 - a value of the wrong shape (pydantic, gradio)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise gr.Error(f"/{block_fn.api_name}: the values sent could not be read ({type(e).__name__}: "
+                           f"{first[:200]}); see /gradio_api/info for what each input takes") from None
+
+
 # --- helpers -----------------------------------------------------------------------------------
 def _cluster() -> str | None:
     """Where batch and video jobs run: None (in this process), or the Ray address of
@@ -154,35 +198,16 @@ def _cluster() -> str | None:
 
 
 def _job_dir() -> Path:
-    """A fresh folder for one request's outputs; folders older than the TTL are removed."""
-    root, ttl = settings().output_root, settings().output_ttl_s
-    root.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in root.iterdir():
-        try:
-            if now - old.stat().st_mtime > ttl:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    d = root / uuid.uuid4().hex
-    d.mkdir()
-    return d
+    """A fresh folder for one request's outputs (older ones are removed after the TTL)."""
+    return workspace.request_dir(settings().output_root, settings().output_ttl_s)
 
 
-def _given(args: dict[str, Any]) -> dict[str, Any]:
-    """The restoration options among an endpoint's arguments (its ``locals()``)."""
-    return {k: args[k] for k in OPTION_PARAMS if k != "preset"}
-
-
-def _options(preset: str | None, **given: Any) -> RestoreOptions:
+def _options(given: dict[str, Any]) -> RestoreOptions:
     """The library's ``build_options``: the preset, then the values given (None = not given); files
-    the app writes are PNG unless a format is given."""
-    for name in ("model", "face", "denoise_model"):  # the server's own files are not for callers to name
-        value = given.get(name)
-        if isinstance(value, str) and not value.startswith("hf:") and ("/" in value or "\\" in value):
-            raise OptionError(f"{name}={value!r}: the app takes a catalogue id, the name of a file in its models "
-                              "folder, or hf:owner/repo/file, not a path on the server")
-    opts = build_options(preset, **given)
+    the app writes are PNG unless a format is given. A visitor may not name the server's files."""
+    for name in MENU_TASKS:
+        check_not_a_path(given.get(name), name)
+    opts = build_options(given.get("preset"), **{k: v for k, v in given.items() if k in RESTORE_FIELDS})
     return opts if opts.output_format else opts.with_(output_format="png")
 
 
@@ -206,38 +231,144 @@ def _preview(img: np.ndarray, name: Path) -> str:
     return str(name)
 
 
-def _user_error(e: Exception) -> gr.Error:
+def _missing_model(e: WeightsUnavailableError | ChecksumMismatchError) -> str:
+    """What a visitor can do when a model the job needs is not on this server (the operator's detail,
+    with the variable or command that fixes it, goes to the log)."""
+    log.warning("%s model %s unavailable: %s", e.option, e.model, e)
+    if e.option == "face" and e.model == "yunet":
+        return "Face detection is not available on this server: set Faces to off to restore without it."
+    what = {"model": "The upscaler", "denoise_model": "The denoiser", "face": "The face model",
+            "face_mask": "The face-parsing model", "color_model": "The colorizer"}[e.option]
+    do = {"model": "choose another Upscaler, or set Upscale to 0",
+          "denoise_model": "choose nlm as the Denoiser, or set Denoise to 0",
+          "face": "set Faces to off to restore without it", "face_mask": "set Face mask to box",
+          "color_model": "set Colorize to off to restore without it"}[e.option]
+    return f"{what if e.option == 'face_mask' else f'{what} {e.model}'} is not available on this server: {do}."
+
+
+def _user_error(e: BaseException) -> gr.Error:
+    """The message a visitor sees for ``e``."""
+    if isinstance(e, gr.Error):
+        return e
+    if isinstance(e, (WeightsUnavailableError, ChecksumMismatchError)) and e.option:
+        return gr.Error(_missing_model(e))
     if isinstance(e, OptionError):  # "model: ..." -> "Upscaler: model: ...", the widget the user sees
         name = re.match(r"(\w+)[=:]", str(e))
         label = field(name[1]).label if name and name[1] in FIELDS else None
         return gr.Error(f"{label}: {e}" if label else str(e))
     if isinstance(e, RestorationError):
         return gr.Error(str(e))
-    log.exception("unexpected failure")
+    log.error("unexpected failure", exc_info=e)
     return gr.Error(f"Internal error ({type(e).__name__}); the server is fine, try again or report it.")
 
 
-def _progress(progress: gr.Progress):
-    return lambda fraction, message: progress(fraction, desc=message)
+class _LastErrors:
+    """The last failure of each visitor's session in each tab, for the page's status line (a toast
+    closes by itself; the reason must stay readable until the next run). Bounded: API callers, who
+    never read it back, cannot make it grow."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._messages: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def fail(self, e: BaseException, request: gr.Request | None, tab: str) -> gr.Error:
+        """``e`` as the visitor's ``gr.Error``, remembered for the status line of ``tab``."""
+        error = _user_error(e)
+        if request is not None and request.session_hash:
+            with self._lock:
+                self._messages[request.session_hash, tab] = error.message
+                while len(self._messages) > self._size:
+                    self._messages.popitem(last=False)
+        return error
+
+    def status(self, request: gr.Request | None, tab: str) -> str:
+        """The status line after a failed run: its reason, or what was shown in the corner."""
+        with self._lock:
+            message = self._messages.pop(((request and request.session_hash) or "", tab), None)
+        reason = message or "see the message in the corner of the page"
+        return f"**The last run failed:** {_markdown_text(reason)}"
+
+
+ERRORS = _LastErrors()
+
+
+def _markdown_text(text: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|])", r"\\\1", text)
+
+
+def _in_background(work: Callable[[threading.Event, ProgressFn], Any], progress: gr.Progress,
+                   outputs: Callable[[], tuple[Any, ...]], name: str) -> Generator[tuple[Any, ...], None, Any]:
+    """Run ``work(cancel, report)`` in a thread; yield ``outputs()`` twice a second while it runs, so
+    progress shows and a Stop or a closed page reaches the job (``cancel`` is set and the thread
+    joined). ``name`` names the thread. Returns what ``work`` returned; raises what it raised."""
+    state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
+    cancel = threading.Event()
+
+    def run() -> None:
+        try:
+            state["result"] = work(cancel, lambda f, m: state.update(fraction=f, message=m))
+        except BaseException as e:  # noqa: BLE001 - handed back to the request below
+            state["error"] = e
+
+    worker = threading.Thread(target=run, daemon=True, name=name)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+            progress(state["fraction"], desc=state["message"])
+            yield outputs()
+    finally:
+        if worker.is_alive():  # cancelled or the page closed: stop the work
+            cancel.set()
+            worker.join(timeout=120)
+    if "error" in state:
+        raise state["error"]
+    return state["result"]
+
+
+def _takes_options(*extra: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An endpoint ``fn(media, given, progress, request)`` as gradio and its API see it: the media
+    input, then every option of ``OPTION_PARAMS`` (and ``extra``) by name, each None ("not given":
+    the preset's value stays) unless sent; ``given`` is those options as a dict."""
+    names = (*OPTION_PARAMS, *extra)
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(media: Any, *args: Any) -> Any:
+            *values, progress, request = args
+            return fn(media, dict(zip(names, values)), progress, request)
+
+        if inspect.isgeneratorfunction(fn):
+            def endpoint(media: Any, *args: Any) -> Any:
+                return (yield from call(media, *args))
+        else:
+            endpoint = call
+        P = inspect.Parameter
+        media = next(iter(inspect.signature(fn).parameters))
+        endpoint.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+            P(media, P.POSITIONAL_OR_KEYWORD), *(P(n, P.POSITIONAL_OR_KEYWORD, default=None) for n in names),
+            P("progress", P.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
+            P("request", P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)])
+        endpoint.__annotations__ = {"request": gr.Request}  # gradio injects the request by this hint
+        endpoint.__name__ = endpoint.__qualname__ = fn.__name__
+        endpoint.__doc__ = fn.__doc__
+        return endpoint
+
+    return wrap
 
 
 # --- endpoints ---------------------------------------------------------------------------------
-# Every option argument defaults to None ("not given"): the API's schema then shows None, and a caller
-# who leaves an option out keeps the preset's value.
 @gpu
-def restore_image_endpoint(image: str | None, preset: str | None = None, upscale: float | None = None,
-                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
-                           color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, face: str | None = None,
-                           face_fidelity: float | None = None, face_mask: str | None = None,
-                           denoise_model: str | None = None, progress: gr.Progress = gr.Progress()):
-    """Restore one image. Returns (before/after preview pair, full-resolution file, metrics)."""
-    src = _check_upload(image)
+@_takes_options()
+def restore_image_endpoint(image: str | None, given: dict[str, Any], progress: gr.Progress,
+                           request: gr.Request | None):
+    """Restore one image. Returns (before/after preview pair, full-resolution file, metrics, faces)."""
     job = None
     try:
-        opts = _options(preset, **_given(locals()))
+        src = _check_upload(image)
+        opts = _options(given)
         data = read_image(src, name=src.name)
-        result = restoration.restore_image(data, opts, progress=_progress(progress))
+        result = restoration.restore_image(data, opts, progress=lambda f, m: progress(f, desc=m))
         job = _job_dir()
         stem = Path(src.name).stem or "image"
         out = write_image(result.image, job / f"{stem}_restored{FORMAT_EXT[opts.output_format]}",
@@ -249,7 +380,7 @@ def restore_image_endpoint(image: str | None, preset: str | None = None, upscale
     except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
         if job is not None:
             shutil.rmtree(job, ignore_errors=True)
-        raise _user_error(e) from e
+        raise ERRORS.fail(e, request, "image") from e
     for warning in result.metrics.get("warnings", []):
         gr.Warning(warning)
     return (before, after), str(out), result.metrics, faces
@@ -272,157 +403,110 @@ def _face_previews(result: restoration.RestoreResult, job: Path) -> list[tuple[s
 
 
 @gpu
-def restore_batch_endpoint(files: list[str] | None, preset: str | None = None, upscale: float | None = None,
-                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
-                           color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, face: str | None = None,
-                           face_fidelity: float | None = None, face_mask: str | None = None,
-                           denoise_model: str | None = None, progress: gr.Progress = gr.Progress()):
-    """Restore many images and/or zips with the library's ``restore_folder``. Returns (gallery
-    previews, one zip, per-file report)."""
-    if not files:
-        raise gr.Error("No files given: upload images or a zip first.")
+@_takes_options()
+def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], progress: gr.Progress,
+                           request: gr.Request | None):
+    """Restore many images and/or zips with the library's ``restore_folder``. Yields the gallery as
+    files finish; the last value is (gallery previews, one zip, per-file report). A batch that stops
+    (a model missing for one of its pictures) still delivers the files it finished."""
     try:
-        opts = _options(preset, **_given(locals()))
+        if not files:
+            raise gr.Error("No files given: upload images or a zip first.")
+        opts = _options(given)
+        paths = [_check_upload(f, "file") for f in files]
     except Exception as e:  # noqa: BLE001
-        raise _user_error(e) from e
-    uploads = [_check_upload(f, "file") for f in files]
+        raise ERRORS.fail(e, request, "batch") from e
     job = _job_dir()
     try:
-        return _run_batch(uploads, opts, job, progress)
+        outputs = yield from _run_batch(paths, opts, job, progress)
     except BaseException as e:  # refused as a whole: nothing of this request stays on the server
         shutil.rmtree(job, ignore_errors=True)
-        if isinstance(e, Exception) and not isinstance(e, gr.Error):
-            raise _user_error(e) from e
+        if isinstance(e, Exception):
+            raise ERRORS.fail(e, request, "batch") from e
         raise
+    yield outputs
 
 
-def _gather_uploads(uploads: list[Path], inputs_dir: Path, report: dict[str, Any]) -> int:
-    """Put the uploaded images (and the images of uploaded zips, in a folder named after the zip)
-    into ``inputs_dir``; what is not taken goes to the report. Returns the number of images."""
-    count = 0
-    for p in uploads:
-        suffix = p.suffix.lower()
-        if suffix == ".zip":
-            target = _free_name(inputs_dir / p.stem)
-            try:
-                got, skipped = unpack_images(p, target)
-            except RestorationError as e:
-                report["failed"].append({"file": p.name, "error": str(e)})
-                continue
-            report["skipped"].extend(skipped)
-            count += len(got)
-        elif suffix in INPUT_EXTENSIONS:
-            shutil.copyfile(p, _free_name(inputs_dir / p.name))
-            count += 1
-        else:
-            report["skipped"].append(f"{p.name}: skipped (not an image or zip)")
-    return count
-
-
-def _free_name(path: Path) -> Path:
-    """``path``, or ``name (2).ext``... when two uploads share a name."""
-    n, candidate = 2, path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-        n += 1
-    return candidate
-
-
-def _run_batch(uploads: list[Path], opts: RestoreOptions, job: Path, progress: gr.Progress):
+def _run_batch(paths: list[Path], opts: RestoreOptions, job: Path, progress: gr.Progress):
     inputs_dir, out_dir = job / "in", job / "restored"
-    inputs_dir.mkdir()
-    report: dict[str, Any] = {"restored": [], "failed": [], "skipped": []}
-    count = _gather_uploads(uploads, inputs_dir, report)
+    got = workspace.gather_uploads(paths, inputs_dir)
+    report: dict[str, Any] = {"restored": [], "failed": list(got.failed), "skipped": list(got.skipped)}
     limit = settings().max_batch_files
-    if count > limit:
-        raise gr.Error(f"{count} images is over the limit of {limit} per batch; split it.")
-    gallery = []
+    if got.images > limit:
+        raise gr.Error(f"{got.images} images is over the limit of {limit} per batch; split it.")
+    gallery: list[tuple[str, str]] = []
 
     def on_item(item, index: int, total: int) -> None:
         rel = item.src.relative_to(inputs_dir).as_posix()
-        progress((index + 1) / max(1, total), desc=f"{index + 1}/{total} {item.src.name}")
         if item.status == "failed":
             report["failed"].append({"file": rel, "error": item.error})
             return
         report["restored"].append({"file": rel, "psnr": item.metrics["psnr"], "size_out": item.metrics["size_out"]})
-        pixels = read_image(item.dst).pixels
-        gallery.append((_preview(pixels, job / f"preview_{index}.webp"), rel))
+        gallery.append((_preview(read_image(item.dst).pixels, job / f"preview_{index}.webp"), rel))
 
-    restore_folder(inputs_dir, out_dir, opts, on_item=on_item, ray=_cluster())  # a missing or corrupt model raises
+    def work(cancel: threading.Event, report_progress: ProgressFn) -> Any:
+        return restore_folder(inputs_dir, out_dir, opts, on_item=on_item, progress=report_progress, cancel=cancel,
+                              ray=_cluster())
+
+    try:
+        yield from _in_background(work, progress, lambda: (list(gallery), gr.skip(), report), "batch-job")
+    except RestorationError as e:  # stopped part-way (a model missing for one picture): keep what is done
+        if not report["restored"] or isinstance(e, Cancelled):
+            raise
+        report["stopped"] = _user_error(e).message
+        gr.Warning(f"The batch stopped after {len(report['restored'])} file(s): {report['stopped']} The finished "
+                   "files are in the zip.")
     shutil.rmtree(inputs_dir, ignore_errors=True)
-    archive = None
     if not report["restored"]:
         shutil.rmtree(job, ignore_errors=True)  # nothing to serve: keep no folder around
-    else:
-        archive = job / "restored.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-            for f in sorted(out_dir.rglob("*")):
-                if f.is_file():
-                    zf.write(f, f.relative_to(out_dir).as_posix())
+        return gallery, None, report
     progress(1.0, desc="done")
-    return gallery, (str(archive) if archive else None), report
+    return gallery, str(workspace.zip_folder(out_dir, job / "restored.zip")), report
 
 
 @gpu_long
-def restore_video_endpoint(video: str | None, preset: str | None = None, upscale: float | None = None,
-                           model: str | None = None, denoise: float | None = None, colorize: str | None = None,
-                           color_model: str | None = None, sharpen: float | None = None,
-                           output_format: str | None = None, face: str | None = None,
-                           face_fidelity: float | None = None, face_mask: str | None = None,
-                           denoise_model: str | None = None, codec: str | None = None, crf: float | None = None,
-                           progress: gr.Progress = gr.Progress()):
+@_takes_options(*VIDEO_PARAMS)
+def restore_video_endpoint(video: str | None, given: dict[str, Any], progress: gr.Progress,
+                           request: gr.Request | None):
     """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
     the last value is (playable video or None, file to download, metrics)."""
-    src = _check_upload(video, "video", settings().max_video_mb)
     try:
-        opts = _options(preset, **_given(locals()))
-        vopts = build_video_options(codec=codec, crf=None if crf is None else int(round(float(crf))))
+        src = _check_upload(video, "video", settings().max_video_mb)
+        opts = _options(given)
+        crf = given.get("crf")
+        vopts = build_video_options(codec=given.get("codec"), crf=None if crf is None else int(round(float(crf))))
     except Exception as e:  # noqa: BLE001
-        raise _user_error(e) from e
+        raise ERRORS.fail(e, request, "video") from e
     dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{vopts.suffix}"
     if _cluster():  # the upload sits in this machine's temporary folder: give the workers a copy they reach
         src = Path(shutil.copy2(src, dst.parent / f"source{src.suffix.lower()}"))
-    state: dict[str, Any] = {"fraction": 0.0, "message": "starting"}
-    cancel = threading.Event()
 
-    def work() -> None:
-        try:
-            state["result"] = restore_video(
-                src, dst, opts, vopts, cancel=cancel, ray=_cluster(),
-                progress=lambda f, m: state.update(fraction=f, message=m),
-            )
-        except BaseException as e:  # noqa: BLE001 - handed back to the request below
-            state["error"] = e
+    def work(cancel: threading.Event, report_progress: ProgressFn) -> Any:
+        return restore_video(src, dst, opts, vopts, cancel=cancel, ray=_cluster(), progress=report_progress)
 
-    worker = threading.Thread(target=work, daemon=True, name="video-job")
-    worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.5)
-            progress(state["fraction"], desc=state["message"])
-            yield gr.skip(), gr.skip(), gr.skip()
-    finally:
-        if worker.is_alive():  # cancelled or the page closed: stop the work and clean up
-            cancel.set()
-            worker.join(timeout=120)
-            discard_parts(dst)
-            shutil.rmtree(dst.parent, ignore_errors=True)
-    if "error" in state:  # a new request cannot resume this job's parts: remove them
+        res = yield from _in_background(work, progress, lambda: (gr.skip(), gr.skip(), gr.skip()), "video-job")
+    except BaseException as e:  # a new request cannot resume this job's parts: remove them
         discard_parts(dst)
         shutil.rmtree(dst.parent, ignore_errors=True)
-        raise _user_error(state["error"]) from state["error"]
-    res = state["result"]
+        if isinstance(e, Exception):
+            raise ERRORS.fail(e, request, "video") from e
+        raise
     for warning in res.metrics.get("warnings", []):
         gr.Warning(warning)
     playable = str(res.path) if res.path.suffix in (".mp4", ".webm") else None
     yield playable, str(res.path), res.metrics
 
 
+AVAILABLE = {"local": "on this server (models folder)", "cache": "on this server (downloaded)",
+             "download": "downloads on first use", "unavailable": "not available on this server"}
+
+
 def list_models_endpoint() -> list[dict[str, Any]]:
-    """The model catalogue, then the models added through the Models tab (``source`` "added")."""
-    added = [{**info, "id": info["name"]} for info in uploads.list_added()]
-    return [s.to_dict() for s in list_models()] + added
+    """The model catalogue, each with ``available`` (on this server, downloaded on first use, or not
+    available), then the models added through the Models tab (``source`` "added")."""
+    added = [{**info, "id": info["name"], "available": AVAILABLE["local"]} for info in uploads.list_added()]
+    return [{**s.to_dict(), "available": AVAILABLE[availability(s.id)]} for s in list_models()] + added
 
 
 def add_model_endpoint(file: str | None) -> dict[str, Any]:
@@ -455,10 +539,11 @@ def _menu_choices(task: str) -> list[tuple[str, str]]:
     return [*first, *catalogue, *added]
 
 
-def _refresh_menus(n_panels: int) -> list[Any]:
-    """New choices for every panel's model, denoiser and face menus, and the removal menu."""
-    per_panel = [gr.update(choices=_menu_choices(t)) for t in ("super-resolution", "restoration", "face-restoration")]
-    return per_panel * n_panels + [gr.update(choices=[(i["file"], i["name"]) for i in uploads.list_added()])]
+def _refresh_menus(names: list[str]) -> list[Any]:
+    """New choices for the model menus ``names`` (option names, in the order of the outputs), then
+    the removal menu."""
+    return ([gr.update(choices=_menu_choices(MENU_TASKS[n])) for n in names]
+            + [gr.update(choices=[(i["file"], i["name"]) for i in uploads.list_added()])])
 
 
 def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
@@ -468,7 +553,8 @@ def metrics_table(m: dict[str, Any] | None) -> list[list[str]]:
     size = lambda v: f"{v[0]}×{v[1]}"  # noqa: E731
     rows = [
         ["size", size(m["size_in"]), size(m["size_out"])],
-        ["sharpness (Laplacian var.)", f"{m['sharpness_in']:.4g}", f"{m['sharpness_out']:.4g}"],
+        ["sharpness (Laplacian var.; the input resized to the result's size)", f"{m['sharpness_in']:.4g}",
+         f"{m['sharpness_out']:.4g}"],
         ["colorfulness", f"{m['colorfulness_in']:.3g}", f"{m['colorfulness_out']:.3g}"],
         [f"PSNR / SSIM vs {m['compared_with']}", "", f"{m['psnr']:.2f} dB / {m['ssim']:.4f}"],
     ]
@@ -495,13 +581,13 @@ def _about() -> str:
     import torch
 
     dev = f"CUDA: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU (no CUDA GPU found)"
-    rows = "\n".join(
-        f"| `{s.id}` | {s.task} | x{s.scale} | {s.license} | {s.source} |" for s in list_models()
-    )
+    rows = "\n".join(f"| `{s.id}` | {s.task} | x{s.scale} | {AVAILABLE[availability(s.id)]} | {s.license} | "
+                     f"{s.source} |" for s in list_models())
     return (
         f"**Device:** {dev} · **restoration** {restoration.__version__} · **torch** {torch.__version__}"
-        f" · **gradio** {gr.__version__}\n\n| model | task | scale | license | source |\n|---|---|---|---|---|\n"
-        f"{rows}\n\nWeights download from the Hugging Face Hub on first use and stay cached."
+        f" · **gradio** {gr.__version__}\n\n| model | task | scale | here? | license | source |\n"
+        f"|---|---|---|---|---|---|\n{rows}\n\nA model that is not on this server downloads from the Hugging "
+        "Face Hub the first time a job needs it, and stays cached."
     )
 
 
@@ -531,10 +617,11 @@ def _face_choices() -> list[tuple[str, str]]:
     return [("off", "off"), *((s.label, s.id) for s in list_models("face-restoration"))]
 
 
-def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Component, list[Any]]:
+def _options_panel(default_preset: str = "old-photo", images: bool = True
+                   ) -> tuple[gr.components.Component, list[Any]]:
     """The preset and the option widgets, in ``OPTION_PARAMS`` order. The widgets start as "not given"
     (so an API caller who leaves them out gets the preset's values); in the page, loading and choosing
-    a preset fill them."""
+    a preset fill them. ``images`` False (the Video tab) hides what only image files use."""
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False):
         with gr.Row():
@@ -545,9 +632,9 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
             face_mask = _widget("face_mask", value="box")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            upscale = _widget("upscale")
-            model = _widget("model", choices=_menu_choices("super-resolution"), allow_custom_value=True,
-                            info="an id, a file name in the models folder, or hf:owner/repo/file")
+            upscale = _widget("upscale", scale=1)
+            model = _widget("model", choices=_menu_choices("super-resolution"), allow_custom_value=True, scale=2,
+                            min_width=300, info="an id, a file name in the models folder, or hf:owner/repo/file")
         with gr.Row():
             denoise = _widget("denoise")
             denoise_model = _widget("denoise_model", choices=_menu_choices("restoration"), value="nlm",
@@ -559,7 +646,7 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
             colorize = _widget("colorize")
             color_model = _widget("color_model", choices=model_ids("colorization"))
             output_format = Dropdown([f for f in field("output_format").choices if f != "bmp"], value="png",
-                                     label=field("output_format").label)
+                                     label=field("output_format").label, visible=images)
     widgets = dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize, color_model=color_model,
                    sharpen=sharpen, output_format=output_format, face=face, face_fidelity=face_fidelity,
                    face_mask=face_mask, denoise_model=denoise_model)
@@ -570,11 +657,35 @@ def _options_panel(default_preset: str = "old-photo") -> tuple[gr.components.Com
     return preset, [widgets[n] for n in OPTION_PARAMS[1:]]
 
 
+def _cleared(button: gr.Button, status: gr.Markdown) -> Any:
+    """A click of ``button`` that first empties the tab's ``status`` line; chain the run on it (a
+    second listener of the click could empty the line after a quick failure had filled it)."""
+    return button.click(lambda: "", None, status, api_visibility="private", queue=False)
+
+
+def _failure_shown(event: Any, status: gr.Markdown, tab: str) -> None:
+    """When ``event`` fails, ``status`` says why until the next run (the corner's message closes by
+    itself)."""
+
+    def failed(request: gr.Request) -> str:
+        return ERRORS.status(request, tab)
+
+    event.failure(failed, None, status, api_visibility="private", queue=False)
+
+
+def _batch_status(report: dict[str, Any] | None) -> str:
+    """The Batch tab's status line after a run that delivered: what stopped it, if anything."""
+    stopped = (report or {}).get("stopped")
+    done = len((report or {}).get("restored") or [])
+    return f"**Stopped after {done} file(s):** {_markdown_text(stopped)} The zip holds the finished files." \
+        if stopped else ""
+
+
 def build_app() -> gr.Blocks:
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
     cfg = settings()
     panels = []  # (preset widget, its controls), filled from the preset when the page loads
-    with gr.Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
+    with Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
         if cfg.ray_address:
             where = ("an embedded Ray on this machine" if cfg.ray_address == "local"
@@ -599,11 +710,13 @@ def build_app() -> gr.Blocks:
                     face_gallery = gr.Gallery(label="Faces (before / after)", columns=6, height="auto",
                                               object_fit="contain", elem_id="faces", visible=False)
                     metrics = gr.JSON(label="Metrics (all)", visible=False)
-            run.click(restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics, face_gallery],
-                      api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu",
-                      concurrency_limit=cfg.concurrency
-                      ).success(metrics_table, metrics, table, api_visibility="private", queue=False
+                    image_status = gr.Markdown(elem_id="status-image")
+            image_event = _cleared(run, image_status).then(
+                restore_image_endpoint, [image_in, preset, *opts], [slider, download, metrics, face_gallery],
+                api_name=api_name(RESTORE_IMAGE), concurrency_id="gpu", concurrency_limit=cfg.concurrency)
+            image_event.success(metrics_table, metrics, table, api_visibility="private", queue=False
                                 ).success(_show_faces, metrics, face_gallery, api_visibility="private", queue=False)
+            _failure_shown(image_event, image_status, "image")
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -612,7 +725,7 @@ def build_app() -> gr.Blocks:
                         run_video = gr.Button("Restore video", variant="primary", size="lg",
                                               elem_id="restore-video")
                         stop_video = gr.Button("Stop", variant="stop", size="lg")
-                    vpreset, vopts = _options_panel(default_preset="video")
+                    vpreset, vopts = _options_panel(default_preset="video", images=False)
                     panels.append((vpreset, vopts))
                     with gr.Accordion("Video encoding", open=False):
                         codec = Dropdown(list(field("codec").choices), value=field("codec").default,
@@ -624,28 +737,33 @@ def build_app() -> gr.Blocks:
                     video_out = gr.Video(label="Restored", elem_id="video-out")
                     video_file = gr.File(label="Download")
                     video_metrics = gr.JSON(label="Metrics")
-            video_event = run_video.click(
+                    video_status = gr.Markdown(elem_id="status-video")
+            video_event = _cleared(run_video, video_status).then(
                 restore_video_endpoint, [video_in, vpreset, *vopts, codec, crf],
                 [video_out, video_file, video_metrics], api_name=api_name(RESTORE_VIDEO),
                 concurrency_id="gpu", concurrency_limit=cfg.concurrency)
+            _failure_shown(video_event, video_status, "video")
             stop_video.click(None, cancels=[video_event], api_visibility="private", queue=False)
         with gr.Tab("Batch"):
             with gr.Row():
                 with gr.Column(scale=1):
                     files_in = gr.File(file_count="multiple", label="Images or zip archives",
-                                       file_types=[*INPUT_EXTENSIONS, ".zip"])
-                    run_batch = gr.Button("Restore all", variant="primary", size="lg")
+                                       file_types=[*INPUT_EXTENSIONS, ".zip"], elem_id="batch-in")
+                    run_batch = gr.Button("Restore all", variant="primary", size="lg", elem_id="restore-batch")
                     bpreset, bopts = _options_panel()
                     panels.append((bpreset, bopts))
                 with gr.Column(scale=2):
                     gallery = gr.Gallery(label="Results", columns=4)
                     archive = gr.File(label="Download all (zip)")
                     report = gr.JSON(label="Report")
-            run_batch.click(restore_batch_endpoint, [files_in, bpreset, *bopts], [gallery, archive, report],
-                            api_name=api_name(RESTORE_BATCH), concurrency_id="gpu",
-                            concurrency_limit=cfg.concurrency)
+                    batch_status = gr.Markdown(elem_id="status-batch")
+            batch_event = _cleared(run_batch, batch_status).then(
+                restore_batch_endpoint, [files_in, bpreset, *bopts], [gallery, archive, report],
+                api_name=api_name(RESTORE_BATCH), concurrency_id="gpu", concurrency_limit=cfg.concurrency)
+            _failure_shown(batch_event, batch_status, "batch")
+            batch_event.success(_batch_status, report, batch_status, api_visibility="private", queue=False)
         with gr.Tab("Models & About"):
-            gr.Markdown(_about())
+            about = gr.Markdown(_about(), elem_id="about")
             with gr.Row():
                 model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
                                      file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
@@ -657,10 +775,10 @@ def build_app() -> gr.Blocks:
                     remove_button = gr.Button("Remove", variant="stop")
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api_name(LIST_MODELS))
-        menus = [w for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
-                 if n in ("model", "denoise_model", "face")]
-        refresh = dict(fn=lambda: _refresh_menus(len(panels)), inputs=None, outputs=[*menus, remove_menu],
-                       api_visibility="private", queue=False)
+        demo.load(_about, None, about, api_visibility="private", queue=False)  # what is on the server now
+        menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls) if n in MENU_TASKS]
+        refresh = dict(fn=lambda: _refresh_menus([n for n, _ in menus]), inputs=None,
+                       outputs=[*(w for _, w in menus), remove_menu], api_visibility="private", queue=False)
         demo.load(**refresh)
         add_button.click(add_model_endpoint, model_file, added_info, api_name=api_name(ADD_MODEL)).success(
             **refresh).then(list_models_endpoint, None, catalogue, api_visibility="private", queue=False)

@@ -350,13 +350,15 @@ for _spec in (*_BUILTIN, *_FACES, *_DENOISERS):
     register(_spec)
 
 
-def get_spec(model_id: str) -> ModelSpec:
-    """The spec of ``model_id``. Raises ``UnknownModelError`` (listing the known ids) when it is not there."""
+def get_spec(model_id: str, task: Task | None = None) -> ModelSpec:
+    """The spec of ``model_id``. Raises ``UnknownModelError`` when it is not there, listing the known
+    ids (those of ``task`` when it is given: the models that would fit where this one was asked for)."""
     try:
         return _registry[model_id]
     except KeyError:
-        known = ", ".join(sorted(_registry))
-        raise UnknownModelError(f"unknown model {model_id!r}; known models: {known}") from None
+        known = ", ".join(model_ids(task)) if task else ", ".join(sorted(_registry))
+        raise UnknownModelError(f"unknown model {model_id!r}; known {f'{task} ' if task else ''}models: "
+                                f"{known}") from None
 
 
 def list_models(task: Task | None = None) -> list[ModelSpec]:

@@ -24,11 +24,23 @@ class UnknownModelError(RestorationError, KeyError):
 
 
 class WeightsUnavailableError(RestorationError, FileNotFoundError):
-    """A model's weights are neither in the local folder, nor cached, nor downloadable now."""
+    """A model's weights are neither in the local folder, nor cached, nor downloadable now.
+
+    ``option`` names the option whose model it is ("model", "face", "face_mask", "color_model",
+    "denoise_model") and ``model`` the model, when a job found it missing before its work
+    (``Restorer.check_models``), so a surface can tell its user which setting does without it; None
+    otherwise."""
+
+    option: str | None = None
+    model: str | None = None
 
 
 class ChecksumMismatchError(RestorationError, OSError):
-    """A weight file's sha256 differs from the pinned one."""
+    """A weight file's sha256 differs from the pinned one. ``option``, ``model``: as
+    ``WeightsUnavailableError``'s."""
+
+    option: str | None = None
+    model: str | None = None
 
 
 class ModelLoadError(RestorationError, RuntimeError):

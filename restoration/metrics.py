@@ -2,7 +2,8 @@
 
 PSNR, MSE and SSIM come from scikit-image; they compare the result with a reference when one is given,
 otherwise with the input resized (bicubic) to the result's size, which tells how far the restoration
-moved from a plain resize. Sharpness is the variance of the Laplacian of the 8-bit luma; colourfulness
+moved from a plain resize. Sharpness is the variance of the Laplacian of the 8-bit luma, of the result
+and of the input resized to the result's size (the measure falls as a picture grows); colourfulness
 is Hasler and Suesstrunk's measure (0 for gray, above ~50 for vivid pictures).
 """
 
@@ -76,11 +77,13 @@ def compute(
     """All metrics of ``result`` (H, W, 3) given the ``source`` it came from."""
     out_size = (result.shape[1], result.shape[0])
     against = "reference" if reference is not None else "input resized"
-    ref = resize_to(reference if reference is not None else source, out_size)
+    resized = resize_to(source, out_size)
+    ref = resize_to(reference, out_size) if reference is not None else resized
     m: dict[str, Any] = compare(result, ref)
     m.update(
         compared_with=against,
-        sharpness_in=sharpness(source),
+        # Sharpness depends on the picture's size: the input is measured at the result's size.
+        sharpness_in=sharpness(resized),
         sharpness_out=sharpness(result),
         colorfulness_in=colorfulness(source),
         colorfulness_out=colorfulness(result),

@@ -25,6 +25,7 @@ from .catalog import ModelSpec, get_spec
 from .errors import ModelLoadError, OptionError
 from .options import wrong_kind
 from .refs import WEIGHT_SUFFIXES, ModelRef, parse_ref
+from .tiling import tick
 from .weights import ResolvedWeights, resolve
 
 log = logging.getLogger(__name__)
@@ -210,20 +211,21 @@ def load_descriptor(path: Path, spec: ModelSpec | None) -> Any:
 
 def load_model(
     model_id: str, device: str = "auto", precision: str = "auto", *, compile: bool | None = None,
-    task: str | None = None,
+    task: str | None = None, weights: ResolvedWeights | None = None,
 ) -> LoadedModel:
     """The model ``model_id`` (a catalogue id, a weight file or ``hf:owner/repo/file``; see
     ``restoration.refs``) on ``device`` in the precision chosen by ``resolve_dtype``; cached.
 
     ``task`` is what the caller will use it for: a model of another kind is refused with where it
     belongs. ``compile`` (default: ``RESTORATION_COMPILE``) runs super-resolution networks through
-    ``torch.compile``; see ``restoration.accel``. Raises ``UnknownModelError``, ``OptionError`` (device,
+    ``torch.compile``; see ``restoration.accel``. ``weights``: where the file is, when the caller has
+    already found it (``locate``). Raises ``UnknownModelError``, ``OptionError`` (device,
     precision, a model of the wrong kind), the errors of ``weights.resolve`` (``WeightsUnavailableError``,
     ``ChecksumMismatchError``) and ``ModelLoadError``.
     """
     ref = parse_ref(model_id)
     dev = resolve_device(device)
-    weights = ResolvedWeights(ref.text, ref.path, "local") if ref.path is not None else resolve(ref.text)
+    weights = weights or _locate(ref)
     if compile is None:
         compile = compile_requested()
     st = weights.path.stat()
@@ -244,6 +246,17 @@ def load_model(
     return hit
 
 
+def locate(model_id: str) -> ResolvedWeights:
+    """Where the weights of ``model_id`` (a catalogue id, a weight file or ``hf:owner/repo/file``) are,
+    downloading them if they must be and may be; nothing is loaded. Raises ``UnknownModelError``,
+    ``OptionError`` (a file that is not there) and the errors of ``weights.resolve``."""
+    return _locate(parse_ref(model_id))
+
+
+def _locate(ref: ModelRef) -> ResolvedWeights:
+    return ResolvedWeights(ref.text, ref.path, "local") if ref.path is not None else resolve(ref.text)
+
+
 def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision: str, compile: bool) -> LoadedModel:
     if ref.kind == "catalog":
         spec = get_spec(ref.text)
@@ -258,6 +271,8 @@ def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision:
     if dev.type == "cuda":
         configure_cuda()
         desc.model.to(memory_format=torch.channels_last)
+    elif not compile:
+        _report_blocks(desc.model)
     loaded = LoadedModel(spec, desc, dev, dtype, weights)
     if ref.kind != "catalog" and dtype != torch.float32 and spec.task in ("super-resolution", "restoration"):
         loaded = _checked_precision(loaded, weights, spec, dev)
@@ -265,6 +280,18 @@ def _load(ref: ModelRef, weights: ResolvedWeights, dev: torch.device, precision:
         loaded.net = CompiledNet(desc.model, spec.id)
     log.info("loaded %s from %s (%s) on %s as %s", spec.id, weights.path, weights.source, dev, dtype)
     return loaded
+
+
+def _report_blocks(net: torch.nn.Module) -> None:
+    """Each block of the network's longest chain (RRDBNet's 23 RRDBs, Compact's convolutions...)
+    reports how far a call has come (``tiling.tick``), so a call of many seconds on a CPU moves the
+    progress bar. Not on a GPU: its calls return before the work is done."""
+    chains = [m for m in net.modules() if isinstance(m, (torch.nn.Sequential, torch.nn.ModuleList))]
+    chain = max(chains, key=len, default=None)
+    if chain is None or len(chain) < 4:
+        return
+    for i, block in enumerate(chain, 1):
+        block.register_forward_hook(lambda *_, f=i / len(chain): tick(f))
 
 
 PRECISION_FLOOR_DB = 40.0

@@ -273,7 +273,7 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         check_ref(v, name)  # what the file holds is checked when it is loaded
         return
     try:
-        spec = get_spec(v)
+        spec = get_spec(v, task)
     except UnknownModelError as e:
         files = "" if name == "color_model" else "; or give a weight file (.safetensors, .pth) or hf:owner/repo/file"
         raise OptionError(f"{name}: {e}{files}") from None

@@ -21,12 +21,14 @@ import torch
 
 from . import metrics, stages, tiling
 from ._version import __version__
+from .errors import ChecksumMismatchError, WeightsUnavailableError
 from .faces.runner import FaceRunner, Tracker
 from .faces.stage import FaceReport
 from .media import ImageData, ImageInput, read_image, write_image
-from .models import LoadedModel, load_model, resolve_device
+from .models import LoadedModel, load_model, locate, resolve_device
 from .options import RestoreOptions
 from .tiling import gpu_budget, plan_tiles
+from .weights import ResolvedWeights
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,17 @@ class RestoreResult:
     options: RestoreOptions
 
     def record(self) -> dict[str, Any]:
-        """The small record written into the output file's metadata."""
+        """The small record written into the output file's metadata (an added model is named by its
+        stored name and, under ``model_files``, by the file name it was added as)."""
+        from .uploads import original_name
+
+        files = {role: name for role, model in self.report.models.items() if (name := original_name(model))}
         return {
             "software": f"restoration {__version__}",
             "options": self.options.to_dict(),
             "stages": self.report.stages,
             "models": self.report.models,
+            **({"model_files": files} if files else {}),
         }
 
 
@@ -78,14 +85,16 @@ class _Progress:
         self.total = sum(_WEIGHTS[s] for s in plan) or 1.0
         self.base = 0.0
 
-    def stage(self, name: str) -> Callable[[int, int], None]:
+    def stage(self, name: str) -> Callable[[float, int], None]:
         start, weight = self.base, _WEIGHTS[name]
         self.base += weight
 
-        def report(done: int, total: int) -> None:
+        def report(done: float, total: int) -> None:
+            """``done`` of ``total`` pieces (tiles or frames; a fraction inside a piece moves the bar)."""
             if self.fn:
-                frac = (start + weight * done / max(1, total)) / self.total
-                self.fn(min(1.0, frac), f"{name} {done}/{total}")
+                share = min(1.0, done / max(1, total))
+                detail = f"{int(done)}/{total}" if total > 1 else f"{round(100 * share)}%"
+                self.fn(min(1.0, (start + weight * share) / self.total), f"{name} {detail}")
 
         report(0, 1)
         return report
@@ -104,6 +113,24 @@ def _plan(options: RestoreOptions, monochrome: bool) -> list[str]:
     if options.sharpen > 0:
         plan.append("sharpen")
     return plan
+
+
+def needed_models(options: RestoreOptions, monochrome: bool | None) -> list[tuple[str, str]]:
+    """(option, model) for every network a job of ``options`` needs: the upscaler, a neural denoiser,
+    the face model with its detector (and its parser for ``face_mask="parse"``), and the colorizer
+    when it will run (``colorize="auto"``: only for a ``monochrome`` picture; None: not known yet)."""
+    need = []
+    if options.does_superres:
+        need.append(("model", options.model))
+    if options.denoise > 0 and options.denoise_model != "nlm":
+        need.append(("denoise_model", options.denoise_model))
+    if options.face != "off":
+        need += [("face", options.face), ("face", "yunet")]
+        if options.face_mask == "parse":
+            need.append(("face_mask", "face-parsing"))
+    if options.colorize == "on" or (options.colorize == "auto" and monochrome):
+        need.append(("color_model", options.color_model))
+    return need
 
 
 @dataclass
@@ -132,16 +159,41 @@ class Restorer:
         self._models: dict[str, LoadedModel] = {}
         self._tiles: dict[tuple[tuple[int, int], str], tuple[int, int]] = {}
         self._budget: int | None = None
+        self._located: dict[str, ResolvedWeights] = {}
         self._lock = threading.Lock()
-        self.faces = FaceRunner(options, self.device, self.model)
+        self.faces = FaceRunner(options, self.device, self.model, lambda model_id: self.located(model_id).path)
+
+    def check_models(self, monochrome: bool | None = None) -> None:
+        """Find (or download) the weights of every model the job needs (``needed_models``) before any
+        work, so a missing one fails at once rather than after minutes of super-resolution. Nothing
+        is loaded. Raises ``WeightsUnavailableError`` or ``ChecksumMismatchError`` with ``option``
+        set to the option whose model it is, and what ``models.locate`` raises."""
+        for option, model_id in needed_models(self.options, monochrome):
+            try:
+                self.located(model_id)
+            except (WeightsUnavailableError, ChecksumMismatchError) as e:
+                e.option, e.model = option, model_id
+                raise
+
+    def located(self, model_id: str) -> ResolvedWeights:
+        """Where the weights of ``model_id`` are (``models.locate``), found once per job."""
+        with self._lock:
+            found = self._located.get(model_id)
+        if found is None:
+            found = locate(model_id)
+            with self._lock:
+                self._located[model_id] = found
+        return found
 
     def model(self, role: str) -> LoadedModel:
         """The ``superres``, ``colorize`` or ``face`` model, loaded on first use."""
+        mid = {"superres": self.options.model, "colorize": self.options.color_model,
+               "face": self.options.face, "denoise": self.options.denoise_model}[role]
+        weights = self.located(mid)
         with self._lock:
             if role not in self._models:
-                mid = {"superres": self.options.model, "colorize": self.options.color_model,
-                       "face": self.options.face, "denoise": self.options.denoise_model}[role]
-                self._models[role] = load_model(mid, self.options.device, self.options.precision, task=_TASKS[role])
+                self._models[role] = load_model(mid, self.options.device, self.options.precision, task=_TASKS[role],
+                                                weights=weights)
             return self._models[role]
 
     def tiles(self, size: tuple[int, int], role: str = "superres") -> tuple[int, int]:
@@ -172,6 +224,7 @@ class Restorer:
         if monochrome is None and (self.options.colorize == "auto" or self.options.face != "off"):
             monochrome = stages.is_monochrome(f.x[:1])
         f.monochrome = bool(monochrome)
+        self.check_models(f.monochrome)
         f.report.stages = _plan(self.options, f.monochrome)
         bar = _Progress(progress, f.report.stages)
         for name in f.report.stages:
@@ -189,7 +242,7 @@ class Restorer:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _denoise(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+    def _denoise(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         if self.options.denoise_model == "nlm":
             f.x = stages.denoise(f.x, self.options.denoise)
             return
@@ -199,7 +252,7 @@ class Restorer:
         f.x = stages.denoise_with(model, f.x, self.options.denoise, tile=tile, pad=self.options.tile_pad,
                                   batch=pieces, progress=step)
 
-    def _superres(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+    def _superres(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         f.source = f.x
         model = self.model("superres")
         grow = model.scale ** (stages.plan_passes(model.scale, self.options.upscale) - 1)  # last pass's input
@@ -214,13 +267,13 @@ class Restorer:
             out = torch.where(f.alpha > 1 / 255, out / f.alpha.clamp(min=1 / 255), out).clamp_(0, 1)
         f.x = out
 
-    def _faces(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+    def _faces(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         source = f.source if f.source is not None else f.x
         f.x, f.report.faces = self.faces(source, f.x, keep_chroma=f.monochrome, track=f.track)
         if f.report.faces.restored:
             f.report.models["faces"] = self.options.face
 
-    def _colorize(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+    def _colorize(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         model = self.model("colorize")
         f.report.models["colorize"] = model.spec.id
         per_call = _COLOR_BATCH if self.device.type == "cuda" else 1  # a CPU gains nothing from batches
@@ -228,7 +281,7 @@ class Restorer:
                          for i in range(0, f.x.shape[0], per_call)])
         f.report.colorized = True
 
-    def _sharpen(self, f: _Frame, step: Callable[[int, int], None]) -> None:
+    def _sharpen(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         f.x = stages.sharpen(f.x, self.options.sharpen)
 
 

@@ -96,3 +96,12 @@ def check_ref(text: str, option: str) -> None:
             from None
     except OptionError as e:
         raise OptionError(f"{option}: {e}") from None
+
+
+def check_not_a_path(text: object, option: str) -> None:
+    """``OptionError`` when ``text`` names a file by its path: a server's files are not for its
+    visitors to name. A catalogue id, a file name in the models folder (or an added model's name)
+    and ``hf:owner/repo/file`` pass."""
+    if isinstance(text, str) and not text.startswith("hf:") and ("/" in text or "\\" in text):
+        raise OptionError(f"{option}={text!r}: give a catalogue id, the name of a file in the models folder, "
+                          "or hf:owner/repo/file, not a path on the server")

@@ -12,9 +12,11 @@ pieces per call on a GPU from a memory budget.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -35,7 +37,36 @@ _MAX_AUTO_TILE = 2048
 _MAX_BATCH = 16
 _CPU_ACC_LIMIT = 2 << 30  # accumulate outputs larger than 2 GiB in host memory
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[float, int], None]  # (pieces done, a float inside a piece; pieces in all)
+_inside = threading.local()
+
+
+@contextlib.contextmanager
+def reporting(fn: Callable[[float], None] | None) -> Iterator[None]:
+    """While the block runs, ``tick(f)`` from this thread (a network's own blocks, see
+    ``models.LoadedModel``) reports ``fn(f)``: how far, 0 to 1, the current call has come."""
+    before = getattr(_inside, "fn", None)
+    _inside.fn = fn
+    try:
+        yield
+    finally:
+        _inside.fn = before
+
+
+def tick(fraction: float) -> None:
+    """Report how far the running network call has come (see ``reporting``); nothing when no one asks."""
+    fn = getattr(_inside, "fn", None)
+    if fn is not None:
+        fn(fraction)
+
+
+def _call(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, progress: Progress | None,
+          done: int, count: int, total: int) -> torch.Tensor:
+    """``model(x)`` for pieces ``done`` .. ``done + count`` of ``total``, reporting inside the call."""
+    if progress is None:
+        return model(x)
+    with reporting(lambda f: progress(done + f * count, total)):
+        return model(x)
 
 
 def _layout(length: int, tile: int, pad: int) -> tuple[int, list[int], list[int]]:
@@ -184,7 +215,7 @@ def _whole_pass(
     step = max(1, batch)
     parts = []
     for i in range(0, n, step):
-        parts.append(model(x[i : i + step]))
+        parts.append(_call(model, x[i : i + step], progress, i, min(step, n - i), n))
         if progress:
             progress(min(n, i + step), n)
     return parts[0] if len(parts) == 1 else torch.cat(parts)
@@ -208,7 +239,7 @@ def _tiled_pass(
     for b0 in range(0, len(boxes), per_call):
         group = boxes[b0 : b0 + per_call]
         windows = torch.cat([x[:, :, ys[iy] : ys[iy] + th, xs[ix] : xs[ix] + tw] for iy, ix in group])
-        res = model(windows)
+        res = _call(model, windows, progress, b0, len(group), len(boxes))
         if out is None:  # outputs over 2 GiB are gathered in host memory
             big = n * res.shape[1] * h * w * scale * scale * 4 > _CPU_ACC_LIMIT
             out = torch.empty(n, res.shape[1], h * scale, w * scale, device="cpu" if big else x.device)

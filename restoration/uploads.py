@@ -86,6 +86,16 @@ def list_added() -> list[dict[str, Any]]:
     return sorted(found, key=lambda i: i["file"].lower())
 
 
+def original_name(name: str) -> str | None:
+    """The file name an added model was added under (``name`` is its stored name), else None."""
+    if not isinstance(name, str) or Path(name).name != name or not name:
+        return None
+    try:
+        return json.loads(_info_path(store_dir() / name).read_text()).get("file")
+    except (OSError, ValueError):
+        return None
+
+
 def remove_model(name: str) -> None:
     """Delete the added model stored as ``name``. Raises ``OptionError`` when there is none."""
     stored = store_dir() / Path(name).name

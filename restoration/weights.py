@@ -171,6 +171,29 @@ def _spec_of(model_id: str) -> ModelSpec:
                      description="a model file from the Hub")
 
 
+def _local_file(spec: ModelSpec) -> Path | None:
+    """The spec's file in ``$RESTORATION_MODELS_DIR`` (with its companions), or None."""
+    for cand in local_candidates(spec):
+        if cand.is_file() and cand.stat().st_size > 0 and all((cand.parent / c).is_file() for c in spec.companions):
+            return cand
+    return None
+
+
+Availability = Literal["local", "cache", "download", "unavailable"]
+
+
+def availability(model_id: str) -> Availability:
+    """Where the weights of the catalogue model ``model_id`` would come from now, without touching the
+    network or reading whole files: the local folder, the Hub cache, a download on first use, or
+    nowhere (offline and not cached, or no Hub source)."""
+    spec = get_spec(model_id)
+    if _local_file(spec) is not None:
+        return "local"
+    if cached_path(spec) is not None:
+        return "cache"
+    return "download" if spec.hub_repo and not is_offline() else "unavailable"
+
+
 def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
     """Find (or fetch) the weight file of ``model_id``: a catalogue id, or ``hf:owner/repo/file[@rev]``
     (checked against the hash recorded at its first download).
@@ -179,9 +202,9 @@ def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
     unreachable or missing on the Hub) or ``ChecksumMismatchError``.
     """
     spec = _spec_of(model_id)
-    for cand in local_candidates(spec):
-        if cand.is_file() and cand.stat().st_size > 0 and all((cand.parent / c).is_file() for c in spec.companions):
-            return ResolvedWeights(spec.id, cand, "local")
+    local = _local_file(spec)
+    if local is not None:
+        return ResolvedWeights(spec.id, local, "local")
 
     cached = cached_path(spec)
     if cached is not None:

@@ -84,10 +84,6 @@ def test_a_1x_file_is_a_denoiser(arch_files, photo):
 
 
 def test_an_upscaler_file_given_as_the_face_model_says_where_it_goes(arch_files, photo):
-    from .conftest import YUNET
-
-    if not YUNET.is_file():
-        pytest.skip("the YuNet detector is not in ../shared/weights")
     from skimage import data
 
     path, _ = arch_files["PLKSR.pth"]
@@ -244,7 +240,8 @@ def test_app_takes_models_folder_files_and_hub_files_but_no_server_paths(arch_fi
         assert r.metrics["size_out"] == [256, 192] and r.metrics["models"]["superres"] == "4x-SPAN.pth"
         with pytest.raises(ClientError, match="not a path on the server"):
             c.restore_image(src, preset="none", upscale=4, model=str(folder / "4x-SPAN.pth"), **FAST)
-        with pytest.raises(ClientError, match="offline"):
+        with pytest.raises(ClientError, match=r"The upscaler hf:someone/models/x2\.safetensors is not available on "
+                                              "this server: choose another Upscaler"):
             c.restore_image(src, preset="none", upscale=2, model="hf:someone/models/x2.safetensors", **FAST)
 
 

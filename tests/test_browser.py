@@ -50,3 +50,105 @@ def test_upload_restore_and_see_the_result(server, photo, tmp_path):
     page = np.asarray(Image.open(out).convert("L"), dtype=np.float32)
     assert page.shape[0] >= 800 and page.shape[1] == 1440
     assert page.std() > 10
+
+
+def _browser():
+    """A started Playwright and the system Chromium, or a skip (a failure under RESTORATION_REQUIRE_BROWSER=1)."""
+    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed")
+    shot = _load_screenshot_script()
+    chromium = shot.find_chromium()
+    _need(chromium is not None, "no system Chromium")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    return pw, pw.chromium.launch(executable_path=chromium, headless=True, args=shot.CHROMIUM_ARGS)
+
+
+def _visible(page, label: str):
+    return page.get_by_label(label, exact=True).filter(visible=True).first
+
+
+def _menu(page, label: str) -> list[str]:
+    """The choices the dropdown ``label`` lists when clicked."""
+    _visible(page, label).click()
+    options = page.locator("[role=listbox]:visible [role=option]")
+    options.first.wait_for(timeout=10_000)
+    names = [o.get_attribute("aria-label") for o in options.all()]
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    return names
+
+
+def _open(page, accordion: str) -> None:
+    page.get_by_text(accordion, exact=True).filter(visible=True).first.click()
+    page.wait_for_timeout(300)
+
+
+def _type(page, label: str, value: str) -> None:
+    """Type a value into a dropdown that takes typed values."""
+    menu = _visible(page, label)
+    menu.fill(value)
+    menu.press("Enter")
+    page.wait_for_timeout(200)
+
+
+def test_each_model_menu_lists_its_own_models_in_the_page(server):
+    """Opened in Chromium after the page has loaded (the load event refreshes the menus): Faces lists
+    off and the face models, Denoiser nlm and the denoisers, Upscaler the upscalers, in every tab."""
+    import app
+
+    want = {label: [name for name, _ in app._menu_choices(task)]
+            for label, task in (("Faces", "face-restoration"), ("Denoiser", "restoration"),
+                                ("Upscaler", "super-resolution"))}
+    assert want["Faces"][0] == "off" and want["Denoiser"][0] == "nlm"
+    pw, browser = _browser()
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        for tab in ("Image", "Video", "Batch"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            _open(page, "Faces")
+            assert _menu(page, "Faces") == want["Faces"], tab
+            _open(page, "Advanced settings")
+            assert _menu(page, "Denoiser") == want["Denoiser"], tab
+            assert _menu(page, "Upscaler") == want["Upscaler"], tab
+            assert (_visible(page, "Format").count() == 1) == (tab != "Video")  # no image format for a video
+    finally:
+        browser.close()
+        pw.stop()
+
+
+def test_a_failure_stays_readable_in_every_tab(server, photo, tmp_path):
+    """The corner's message closes by itself after 10 s; the tab's status line keeps the reason until
+    the next run, in the Image, Video and Batch tabs."""
+    from .test_video import make_clip
+
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    clip = make_clip(tmp_path / "clip.mp4")
+    pw, browser = _browser()
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        for tab, upload, button in (("Image", "#photo-in input[type=file]", "#restore"),
+                                    ("Video", "#video-in input[type=file]", "#restore-video"),
+                                    ("Batch", "#batch-in input[type=file]", "#restore-batch")):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            page.locator(upload).set_input_files(str(clip if tab == "Video" else tmp_path / "a.png"))
+            page.wait_for_timeout(1000)
+            _open(page, "Advanced settings")
+            _type(page, "Upscaler", "nope")
+            page.locator(button).click()
+            status = page.locator(f"#status-{tab.lower()}")
+            status.get_by_text("The last run failed").wait_for(timeout=60_000)
+            if tab == "Image":  # after the corner's message has gone, the reason is still there
+                page.locator(".toast-body").first.wait_for(state="detached", timeout=20_000)
+            text = status.inner_text()
+            assert "Upscaler: model: unknown model 'nope'; known super-resolution models" in text, (tab, text)
+            _type(page, "Upscaler", "realesr-general-x4v3")
+            page.locator(button).click()  # the next run clears it
+            status.get_by_text("The last run failed").wait_for(state="detached", timeout=10_000)
+    finally:
+        browser.close()
+        pw.stop()

@@ -1,6 +1,6 @@
 """Face restoration: geometry with an identity network, the networks' call contracts, the stage in
-the pipeline, and bad input. The detector is the real YuNet from ../shared/weights (skipped without
-it); the face networks are random-weight real architectures loaded through spandrel."""
+the pipeline, and bad input. The detector is the real YuNet (kept in tests/fixtures); the face networks
+are random-weight real architectures loaded through spandrel."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from restoration.models import load_model
 from restoration.stages import resize
 
 from .conftest import YUNET
-
-pytestmark = pytest.mark.skipif(not YUNET.is_file(), reason="the YuNet detector is not in ../shared/weights")
 
 FAST = dict(model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
 
@@ -291,3 +289,11 @@ def test_full_size_face_models_through_the_app_and_the_command_line(full_face_mo
     assert main(["image", str(src), "-o", str(tmp_path / "o.png"), "--upscale", "0", "--face", model_id,
                  "--colorize", "off", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["faces"]["restored"] == 1
+
+
+def test_the_detector_in_the_fixtures_is_the_catalogue_file():
+    """The committed detector is the real YuNet the catalogue pins, not a stand-in."""
+    from restoration.catalog import get_spec
+    from restoration.weights import sha256_file
+
+    assert sha256_file(YUNET) == get_spec("yunet").sha256

@@ -211,7 +211,8 @@ def test_corrupt_weights_and_unreachable_hub_through_the_app(server, monkeypatch
                                               r"Replace the file"):
             c.restore_image(p, upscale=2, **{**FAST, "model": "realesr-animevideov3"})
         (bad / "ddcolor-artistic.safetensors").unlink(missing_ok=True)
-        with pytest.raises(ClientError, match=r"offline.*ddcolor-artistic is not cached.*models download"):
+        with pytest.raises(ClientError, match=r"The colorizer ddcolor-artistic is not available on this server: set "
+                                              "Colorize to off"):
             c.restore_image(p, upscale=0, **{**FAST, "colorize": "on", "color_model": "ddcolor-artistic"})
         assert Image.open(c.restore_image(p, upscale=2, **FAST).path).size == (128, 96)
 

@@ -15,12 +15,13 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..batch import FATAL, BatchItem, BatchSummary, check_folders, plan, restore_one
-from ..errors import RestorationError
+from ..errors import Cancelled, RestorationError
 from ..options import RestoreOptions
 from . import Cluster, as_cluster
 from .connect import check_reachable, job_runtime_env, set_threads, workers_for
@@ -74,17 +75,20 @@ def restore_folder_on_ray(
     cluster: Cluster | str | bool = True,
     overwrite: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> BatchSummary:
     """``restore_folder`` on Ray (see there for what is skipped, listed and raised). Items are
-    reported in the order they finish; the summary lists them in the local order. Raises
-    ``RestorationError`` when a node cannot reach the folders, and the weight errors that stop a
-    local batch (re-raised from the worker)."""
-    from ..pipeline import Restorer
+    reported in the order they finish (``progress`` moves per file); the summary lists them in the
+    local order. Raises ``RestorationError`` when a node cannot reach the folders, the weight errors
+    that stop a local batch (re-raised from the worker), and ``Cancelled`` when ``cancel`` is set."""
+    from ..pipeline import Restorer, prepare
 
     cluster = as_cluster(cluster)
     options = options.options if isinstance(options, Restorer) else (options or RestoreOptions())
     src_root, dst_root = Path(in_dir), Path(out_dir)
     check_folders(src_root, dst_root)
+    prepare(options).check_models()  # a missing model fails here, before any worker starts
     pairs = plan(src_root, dst_root, options.output_format)
     summary = BatchSummary()
     items: dict[int, BatchItem] = {}
@@ -96,6 +100,8 @@ def restore_folder_on_ray(
         if on_item:
             on_item(item, done, len(pairs))
         done += 1
+        if progress:
+            progress(done / len(pairs), f"{done}/{len(pairs)} files")
 
     pending = []
     for i, (src, dst) in enumerate(pairs):
@@ -115,6 +121,9 @@ def restore_folder_on_ray(
         rows = iter(ds.iter_rows())
         try:
             for row in rows:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{src_root}: cancelled after {done} of {len(pairs)} files; the files done "
+                                    "are kept")
                 i = int(row["index"])
                 if i in items:  # a retried block answered twice: each file is reported once
                     continue

@@ -20,11 +20,13 @@ Tracker = Callable[[list[Face]], list[Face]]
 
 class FaceRunner:
     """Runs the face stage for ``options`` on ``device``; ``load(role)`` gives the face model (the job's
-    ``Restorer.model``). The detector and the face-parsing model are resolved once, when first needed:
-    a picture without faces never loads the face network."""
+    ``Restorer.model``), ``locate(model_id)`` the file of the detector and of the parser. The detector
+    and the face-parsing model are loaded once, when first needed: a picture without faces never
+    loads the face network."""
 
-    def __init__(self, options: RestoreOptions, device: torch.device, load: Callable[[str], LoadedModel]):
-        self.options, self.device, self._load = options, device, load
+    def __init__(self, options: RestoreOptions, device: torch.device, load: Callable[[str], LoadedModel],
+                 locate: Callable[[str], Path]):
+        self.options, self.device, self._load, self._locate = options, device, load, locate
         self._lock = threading.Lock()
         self._detector: Path | None = None
         self._parser: torch.nn.Module | None = None
@@ -33,9 +35,7 @@ class FaceRunner:
     def detector(self) -> Path:
         with self._lock:
             if self._detector is None:
-                from ..weights import resolve
-
-                self._detector = resolve("yunet").path
+                self._detector = self._locate("yunet")
             return self._detector
 
     def _masker(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -43,10 +43,9 @@ class FaceRunner:
             return None
         with self._lock:
             if self._parser is None:
-                from ..weights import resolve
                 from .parse import load_parser
 
-                self._parser = load_parser(resolve("face-parsing").path, self.device)
+                self._parser = load_parser(self._locate("face-parsing"), self.device)
         from .parse import parse_masks
 
         return lambda faces: parse_masks(self._parser, faces)

@@ -317,12 +317,15 @@ def restore_video(
     options, video = options or RestoreOptions(), video or VideoOptions()
     src, dst = Path(src), Path(dst)
     info = _check_request(src, dst, options, video)
+    monochrome = first_frame_monochrome(src, options)
+    restorer = prepare(options)
+    restorer.check_models(monochrome)  # a missing model fails now, before any frame
     if ray is not None and ray is not False:
         from ..cluster.video import restore_video_on_ray
 
         return restore_video_on_ray(src, dst, info, options, video, cluster=ray, progress=progress,
                                     cancel=cancel, keep_parts=keep_parts)
-    job = _VideoJob(src, dst, info, options, video, progress, cancel, monochrome=first_frame_monochrome(src, options))
+    job = _VideoJob(src, dst, info, options, video, progress, cancel, restorer=restorer, monochrome=monochrome)
     segments, bad_packets = job.run()
     if segments == 0 or job.done == 0:
         shutil.rmtree(job.work, ignore_errors=True)
