@@ -47,8 +47,9 @@ from restoration import (
     uploads,
     workspace,
 )
+from restoration.arches import default_fidelity
 from restoration.batch import restore_folder
-from restoration.catalog import get_spec, list_models, model_ids
+from restoration.catalog import list_models, model_ids
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
 from restoration.options import FIELDS, IMAGE_FIELDS, NO_PRESET, PRESETS, build_options, build_video_options
@@ -604,14 +605,6 @@ def _widget(name: str, value: Any = None, choices: list[str] | None = None, **kw
     return Slider(f.lo, f.hi, value=value, step=f.step, label=f.label, info=kw.pop("info", None), **kw)
 
 
-def _default_fidelity(face: str | None) -> float:
-    from restoration.faces.restore import DEFAULT_FIDELITY
-
-    if not face or face == "off":
-        return 0.0
-    return DEFAULT_FIDELITY.get(get_spec(face).architecture, 0.0)
-
-
 def _face_choices() -> list[tuple[str, str]]:
     """"off" and the face models, the non-commercial ones labelled so."""
     return [("off", "off"), *((s.label, s.id) for s in list_models("face-restoration"))]
@@ -653,7 +646,7 @@ def _options_panel(default_preset: str = "old-photo", images: bool = True
     preset.change(_preset_values, preset, [widgets[n] for n in _PRESET_CONTROLS], api_visibility="private",
                   queue=False)
     # The page shows the chosen face model's own default fidelity (an API caller who sends none gets it too).
-    face.change(_default_fidelity, face, face_fidelity, api_visibility="private", queue=False)
+    face.change(default_fidelity, face, face_fidelity, api_visibility="private", queue=False)
     return preset, [widgets[n] for n in OPTION_PARAMS[1:]]
 
 

@@ -1,5 +1,5 @@
 """Peak activation memory per input pixel of each super-resolution network (the figures behind
-``restoration.tiling._BYTES_PER_PIXEL``, from which the GPU tile size and frames per call are planned).
+``restoration.arches.TRAITS``, from which the GPU tile size and frames per call are planned).
 
 On the CPU: fp32, the rise of the process's peak resident memory (VmHWM, reset before each call)
 during one call, each network in its own process. On CUDA: fp16 channels-last, the rise of

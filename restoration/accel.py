@@ -23,7 +23,6 @@ from pathlib import Path
 import torch
 
 from . import config
-from .weights import cache_home
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def compile_requested() -> bool:
 
 def compile_cache_dir() -> Path:
     """Where compiled kernels are kept between processes."""
-    return config.get("RESTORATION_COMPILE_CACHE") or cache_home() / "restoration" / "torch-compile"
+    return config.get("RESTORATION_COMPILE_CACHE") or config.cache_home() / "restoration" / "torch-compile"
 
 
 class CompiledNet:

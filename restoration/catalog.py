@@ -370,3 +370,23 @@ def list_models(task: Task | None = None) -> list[ModelSpec]:
 
 def model_ids(task: Task | None = None) -> list[str]:
     return [s.id for s in list_models(task)]
+
+
+# The option that takes each kind of model: the one table of it (menus, messages, a job's models).
+MODEL_OPTIONS: dict[str, Task] = {"model": "super-resolution", "denoise_model": "restoration",
+                                  "face": "face-restoration", "color_model": "colorization"}
+_OPTION_NAMES = {"model": "model (the upscaler)"}  # how messages name an option, where it needs a word more
+
+
+def option_for(task: str) -> str | None:
+    """The option that takes a model of ``task`` ("model" for super-resolution...), or None."""
+    return next((o for o, t in MODEL_OPTIONS.items() if t == task), None)
+
+
+def wrong_kind(what: str, kind: str, needed: str, detail: str = "") -> OptionError:
+    """The error for a ``kind`` model given where a ``needed`` one goes, saying where it belongs:
+    "x.pth is a restoration model (SCUNet x1), and model needs a super-resolution model: use it as
+    denoise_model"."""
+    option, where = option_for(needed) or needed, option_for(kind)
+    hint = f": use it as {_OPTION_NAMES.get(where, where)}" if where else ": no option here takes one"
+    return OptionError(f"{what} is a {kind} model{detail}, and {option} needs a {needed} model{hint}")

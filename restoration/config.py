@@ -131,6 +131,18 @@ def check_all(group: str | None = None) -> None:
             get(name)
 
 
+def cache_home() -> Path:
+    """The user's cache folder: ``XDG_CACHE_HOME``, else ``~/.cache``."""
+    return get("XDG_CACHE_HOME") or Path.home() / ".cache"
+
+
+def added_models_dir() -> Path:
+    """Where models people add are kept: ``RESTORATION_MODELS_DIR/uploads``, else
+    ``~/.cache/restoration/models``."""
+    root = get("RESTORATION_MODELS_DIR")
+    return root / "uploads" if root is not None else cache_home() / "restoration" / "models"
+
+
 def output_root() -> Path:
     """The app's results folder: ``RESTORATION_OUTPUT_DIR``, else a new temporary folder."""
     return get("RESTORATION_OUTPUT_DIR") or Path(tempfile.mkdtemp(prefix="restoration-app-"))

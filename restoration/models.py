@@ -21,19 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from .accel import CompiledNet, compile_requested, configure_cuda
-from .catalog import ModelSpec, get_spec
+from .arches import Traits, traits
+from .catalog import ModelSpec, get_spec, wrong_kind
 from .errors import ModelLoadError, OptionError
-from .options import wrong_kind
 from .refs import WEIGHT_SUFFIXES, ModelRef, parse_ref
 from .tiling import tick
 from .weights import ResolvedWeights, resolve
 
 log = logging.getLogger(__name__)
-
-# Architectures whose forward keeps state on the module (DDColor's encoder hooks): calls are serialised.
-_STATEFUL_ARCHES = {"DDColor"}
-_NOISE_CONDITIONED = {"DRUNet"}
-_EXTRA_ARCHES = {"DDColor", "CodeFormer"}  # from spandrel_extra_arches (non-commercial licences there)
 
 _extra_lock = threading.Lock()
 _extra_installed = False
@@ -69,6 +64,11 @@ class LoadedModel:
         return int(self.descriptor.scale)
 
     @property
+    def traits(self) -> Traits:
+        """What the code knows of this network's architecture (``restoration.arches``)."""
+        return traits(self.spec.architecture)
+
+    @property
     def compiled(self) -> bool:
         """True while the network runs through ``torch.compile`` (not fallen back to eager)."""
         return self._fallback is None and isinstance(self.net, CompiledNet) and not self.net.failed
@@ -76,7 +76,7 @@ class LoadedModel:
     def __call__(self, x: torch.Tensor, noise_level: float | None = None) -> torch.Tensor:
         """``noise_level`` (0..1, for noise-conditioned networks such as DRUNet; default 15/255) is given
         to the network as an extra input plane."""
-        guard = self._lock if self.spec.architecture in _STATEFUL_ARCHES else contextlib.nullcontext()
+        guard = self._lock if self.traits.stateful else contextlib.nullcontext()
         with guard, torch.inference_mode():
             runner = self._fallback or (self.net or self.descriptor.model, self.dtype)
             out = self._run(runner, x, noise_level)
@@ -101,7 +101,7 @@ class LoadedModel:
             rw, rh = min(pad_w, w - 1), min(pad_h, h - 1)
             x = F.pad(x, (0, rw, 0, rh), mode="reflect")
             x = F.pad(x, (0, pad_w - rw, 0, pad_h - rh), mode="replicate")
-        if self.spec.architecture in _NOISE_CONDITIONED:  # the noise level as a 4th input plane
+        if self.traits.noise_plane:  # the noise level as a 4th input plane
             level = 15 / 255 if noise_level is None else noise_level
             x = torch.cat([x, torch.full_like(x[:, :1], level)], 1)
         out = net(x)
@@ -189,7 +189,7 @@ def load_descriptor(path: Path, spec: ModelSpec | None) -> Any:
         raise ModelLoadError(
             f"{path.name}: weight files must be .safetensors, .pth or .ckpt (got {path.suffix or 'no suffix'})"
         )
-    if spec is None or spec.architecture in _EXTRA_ARCHES:
+    if spec is None or traits(spec.architecture).extra:
         _install_extra_arches()
     what = f"{spec.id} ({spec.architecture})" if spec is not None else "a model spandrel knows"
     try:
@@ -328,8 +328,8 @@ def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:
     """A ``ModelSpec`` for a model file, from what spandrel found in it. Raises ``ModelLoadError`` for
     a kind of model no stage uses (inpainting) or one that does not take RGB images."""
     arch, scale, purpose = desc.architecture.id, int(desc.scale), desc.purpose
-    if arch == "DDColor":
-        task = "colorization"
+    if traits(arch).task:
+        task = traits(arch).task
     elif purpose == "FaceSR":
         task = "face-restoration"
     elif purpose == "Restoration" or (purpose == "SR" and scale == 1):

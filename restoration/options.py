@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
-from .catalog import get_spec
+from .catalog import get_spec, wrong_kind
 from .errors import OptionError, UnknownModelError
 from .refs import check_ref, looks_like_file
 
@@ -279,21 +279,6 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         raise OptionError(f"{name}: {e}{files}") from None
     if spec.task != task:
         raise wrong_kind(f"{name}={v!r}", spec.task, task)
-
-
-# The option that takes each kind of model, as messages name it.
-OPTION_FOR_TASK = {"super-resolution": "model (the upscaler)", "restoration": "denoise_model",
-                   "face-restoration": "face", "colorization": "color_model"}
-
-
-def wrong_kind(what: str, kind: str, needed: str, detail: str = "") -> OptionError:
-    """The error for a ``kind`` model given where a ``needed`` one goes, saying where it belongs:
-    "x.pth is a restoration model (SCUNet x1), and model needs a super-resolution model: use it as
-    denoise_model"."""
-    option = OPTION_FOR_TASK.get(needed, needed).split(" ")[0]
-    where = OPTION_FOR_TASK.get(kind)
-    hint = f": use it as {where}" if where else ": no option here takes one"
-    return OptionError(f"{what} is a {kind} model{detail}, and {option} needs a {needed} model{hint}")
 
 
 PRESETS: dict[str, RestoreOptions] = {

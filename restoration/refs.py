@@ -77,10 +77,8 @@ def parse_ref(text: str) -> ModelRef:
     path = Path(text).expanduser()
     check_suffix(path.name, text)
     if not path.is_file() and path.parent == Path("."):  # a bare name: the models folder's, or an added model
-        from .uploads import store_dir
-
         root = config.get("RESTORATION_MODELS_DIR")
-        path = next((p for p in ((root / path.name) if root else None, store_dir() / path.name)
+        path = next((p for p in ((root / path.name) if root else None, config.added_models_dir() / path.name)
                      if p is not None and p.is_file()), path)
     if not path.is_file():
         raise OptionError(f"{text}: no such model file")

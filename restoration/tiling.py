@@ -21,16 +21,14 @@ from collections.abc import Callable, Iterator
 import torch
 
 from . import config
+from .arches import traits
 from .errors import OutOfMemoryError
 from .options import MIN_TILE
 
 log = logging.getLogger(__name__)
 
-# Peak activation bytes per input pixel at fp32, measured on the CPU with the full-size networks by
-# `python benchmarks/activation_memory.py` (two runs: x4plus 14.9-16.5 kB, x4plus-anime 14.2 kB,
-# x2plus 5.0-5.7 kB, general-x4v3 1.8-2.0 kB, animevideov3 1.5-1.8 kB); half of it at fp16 or bf16,
-# and 30 % more for the CUDA allocator's rounding and cuDNN's workspaces.
-_BYTES_PER_PIXEL = {("ESRGAN", 4): 16000, ("ESRGAN", 2): 6000, ("ESRGAN", 1): 3000, ("Compact", 0): 2000}
+# Activation memory per input pixel: each architecture's fp32 figure (``arches.Traits``), half of it
+# at fp16 or bf16, and 30 % more for the CUDA allocator's rounding and cuDNN's workspaces.
 _ALLOCATOR_MARGIN = 1.3
 _MEASURED: dict[tuple[str, int, int], float] = {}  # (architecture, scale, bytes per value) -> bytes per pixel
 _MAX_AUTO_TILE = 2048
@@ -105,14 +103,13 @@ def bytes_per_pixel(architecture: str, scale: int, dtype_bytes: int) -> float:
     where it was, else from the table of measured architectures, else a cautious 15 kB at fp32."""
     if (architecture, scale, dtype_bytes) in _MEASURED:
         return _MEASURED[architecture, scale, dtype_bytes]
-    key = (architecture, 0 if architecture == "Compact" else scale)
-    return _BYTES_PER_PIXEL.get(key, 15000) * dtype_bytes / 4 * _ALLOCATOR_MARGIN
+    fp32 = traits(architecture).activation_bytes(scale)
+    return (15000 if fp32 is None else fp32) * dtype_bytes / 4 * _ALLOCATOR_MARGIN
 
 
 def known(architecture: str, scale: int, dtype_bytes: int) -> bool:
     """Whether the memory of this network is known (the table, or an earlier ``measure``)."""
-    key = (architecture, 0 if architecture == "Compact" else scale)
-    return key in _BYTES_PER_PIXEL or (architecture, scale, dtype_bytes) in _MEASURED
+    return traits(architecture).activation_bytes(scale) is not None or (architecture, scale, dtype_bytes) in _MEASURED
 
 
 def measure(model: Callable[[torch.Tensor], torch.Tensor], architecture: str, scale: int, dtype_bytes: int,

@@ -19,15 +19,12 @@ from typing import Any
 from . import config
 from .errors import OptionError
 from .refs import check_suffix
-from .weights import cache_home, sha256_file
+from .weights import sha256_file
 
 
 def store_dir() -> Path:
-    """Where added models live."""
-    root = config.get("RESTORATION_MODELS_DIR")
-    if root is not None:
-        return root / "uploads"
-    return cache_home() / "restoration" / "models"
+    """Where added models live (``config.added_models_dir``)."""
+    return config.added_models_dir()
 
 
 def _info_path(stored: Path) -> Path:

@@ -50,18 +50,13 @@ def models_dir() -> Path | None:
     return config.get("RESTORATION_MODELS_DIR")
 
 
-def cache_home() -> Path:
-    """The user's cache folder: ``XDG_CACHE_HOME``, else ``~/.cache``."""
-    return config.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-
-
 def hub_cache_dir() -> Path:
     """``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
     if config.get("HF_HUB_CACHE"):
         return config.get("HF_HUB_CACHE")
     if config.get("HF_HOME"):
         return config.get("HF_HOME") / "hub"
-    return cache_home() / "huggingface" / "hub"
+    return config.cache_home() / "huggingface" / "hub"
 
 
 def is_offline() -> bool:

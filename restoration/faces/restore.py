@@ -17,12 +17,10 @@ import torch
 from ..errors import OptionError
 from ..models import LoadedModel
 
-DEFAULT_FIDELITY = {"CodeFormer": 0.5}  # the others: 0, the network's own face
-
 
 def fidelity_for(model: LoadedModel, fidelity: float | None) -> float:
-    """The fidelity used: the one given, else the model's default."""
-    return DEFAULT_FIDELITY.get(model.spec.architecture, 0.0) if fidelity is None else fidelity
+    """The fidelity used: the one given, else the architecture's default."""
+    return model.traits.default_fidelity if fidelity is None else fidelity
 
 
 def face_network(model: LoadedModel, fidelity: float | None) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -33,19 +31,19 @@ def face_network(model: LoadedModel, fidelity: float | None) -> Callable[[torch.
     if model.spec.task != "face-restoration":
         raise OptionError(f"{model.spec.id} is a {model.spec.task} model, not a face restoration model; "
                           "use gfpgan-v1.4, restoreformer or codeformer as the face model")
-    arch, net, w = model.spec.architecture, model.descriptor.model, fidelity_for(model, fidelity)
+    call, net, w = model.traits.face_call, model.descriptor.model, fidelity_for(model, fidelity)
 
     def run(crops: torch.Tensor) -> torch.Tensor:
         x = crops.to(device=model.device, dtype=model.dtype)
         with torch.inference_mode():
-            if arch == "CodeFormer":
+            if call == "codeformer":
                 y = (net(2 * x - 1, weight=w)[0] + 1) / 2
-            elif arch == "GFPGAN":
+            elif call == "gfpgan":
                 y = (net(2 * x - 1, return_rgb=False, randomize_noise=False)[0] + 1) / 2
             else:
                 y = torch.cat([model.descriptor(x[i : i + 1]) for i in range(x.shape[0])])
             y = y.float().clamp_(0, 1)
-            if arch != "CodeFormer" and w > 0:
+            if call != "codeformer" and w > 0:
                 y = y + (crops.to(y) - y) * w
         return y
 

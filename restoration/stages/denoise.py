@@ -47,7 +47,7 @@ def denoise_with(model, x: torch.Tensor, strength: float, *, tile: int, pad: int
     """
     if strength <= 0:
         return x
-    if getattr(model.spec, "architecture", "") == "DRUNet":
+    if model.traits.noise_plane:
         level = strength / 255
         return run_tiled(lambda t: model(t, noise_level=level), x, 1, tile, pad, batch=batch, progress=progress)
     y = run_tiled(model, x, 1, tile, pad, batch=batch, progress=progress)
