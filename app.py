@@ -48,14 +48,14 @@ from restoration import (
     workspace,
 )
 from restoration.arches import default_fidelity
-from restoration.batch import restore_folder
 from restoration.catalog import list_models, model_ids
+from restoration.jobs import restore_folder, restore_video
 from restoration.media import FORMAT_EXT, INPUT_EXTENSIONS, ImageData, read_image, write_image
 from restoration.metrics import resize_to
 from restoration.options import FIELDS, IMAGE_FIELDS, NO_PRESET, PRESETS, build_options, build_video_options
 from restoration.pipeline import ProgressFn
 from restoration.refs import check_not_a_path
-from restoration.video import discard_parts, restore_video
+from restoration.video import discard_parts
 from restoration.weights import availability
 
 log = logging.getLogger("restoration.app")
@@ -192,10 +192,14 @@ class Blocks(gr.Blocks):
 
 
 # --- helpers -----------------------------------------------------------------------------------
-def _cluster() -> str | None:
-    """Where batch and video jobs run: None (in this process), or the Ray address of
+def _executor() -> Any:
+    """Where batch and video jobs run: None (in this process), or the Ray cluster of
     ``RESTORATION_RAY_ADDRESS`` ("local" starts an embedded Ray)."""
-    return settings().ray_address
+    if not settings().ray_address:
+        return None
+    from restoration.cluster import Cluster
+
+    return Cluster(address=settings().ray_address)
 
 
 def _job_dir() -> Path:
@@ -447,7 +451,7 @@ def _run_batch(paths: list[Path], opts: RestoreOptions, job: Path, progress: gr.
 
     def work(cancel: threading.Event, report_progress: ProgressFn) -> Any:
         return restore_folder(inputs_dir, out_dir, opts, on_item=on_item, progress=report_progress, cancel=cancel,
-                              ray=_cluster())
+                              executor=_executor())
 
     try:
         yield from _in_background(work, progress, lambda: (list(gallery), gr.skip(), report), "batch-job")
@@ -479,11 +483,11 @@ def restore_video_endpoint(video: str | None, given: dict[str, Any], progress: g
     except Exception as e:  # noqa: BLE001
         raise ERRORS.fail(e, request, "video") from e
     dst = _job_dir() / f"{Path(src.name).stem or 'video'}_restored{vopts.suffix}"
-    if _cluster():  # the upload sits in this machine's temporary folder: give the workers a copy they reach
+    if settings().ray_address:  # the upload sits in this machine's temporary folder: give the workers a copy they reach
         src = Path(shutil.copy2(src, dst.parent / f"source{src.suffix.lower()}"))
 
     def work(cancel: threading.Event, report_progress: ProgressFn) -> Any:
-        return restore_video(src, dst, opts, vopts, cancel=cancel, ray=_cluster(), progress=report_progress)
+        return restore_video(src, dst, opts, vopts, cancel=cancel, executor=_executor(), progress=report_progress)
 
     try:
         res = yield from _in_background(work, progress, lambda: (gr.skip(), gr.skip(), gr.skip()), "video-job")

@@ -308,7 +308,8 @@ def bench_large(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str
 def bench_video(args, dev: torch.device, kinds: dict[str, str]) -> list[dict[str, Any]]:
     from video_cpu import make_clip
 
-    from restoration.video import VideoOptions, restore_video
+    from restoration import restore_video
+    from restoration.video import VideoOptions
 
     folder = Path(tempfile.mkdtemp())
     height, seconds = (72, 1.0) if args.quick else (720, 5.0)

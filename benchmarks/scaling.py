@@ -1,8 +1,8 @@
 """Scaling on Ray: the same batch and the same video with 1, 2, 4... workers, against the local path.
 
 For each worker count it runs the batch (``--images`` pictures of ``--size`` px) and the video
-(``--frames`` frames, short segments so every worker gets some) through ``restore_folder(ray=...)``
-and ``restore_video(ray=...)`` on an embedded Ray, and once locally. It prints throughput, the
+(``--frames`` frames, short segments so every worker gets some) through ``restore_folder(executor=Cluster(...))``
+and ``restore_video(executor=...)`` on an embedded Ray, and once locally. It prints throughput, the
 efficiency against one worker, the job start (first result) and the steady per-item time, and what
 Ray adds per item over the local path. ``--project 8,64`` adds the expected throughput for that many
 workers from the measured figures, marked as a projection. Writes JSON with --json.
@@ -33,10 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sr_cpu import SHARED, TRAINED, full_size_network  # noqa: E402
 
-from restoration import RestoreOptions  # noqa: E402
-from restoration.batch import restore_folder  # noqa: E402
+from restoration import (  # noqa: E402
+    RestoreOptions,  # noqa: E402
+    restore_folder,
+    restore_video,
+)
 from restoration.cluster import Cluster  # noqa: E402
-from restoration.video import VideoOptions, restore_video  # noqa: E402
+from restoration.video import VideoOptions  # noqa: E402
 
 
 def _models(work: Path, model: str) -> None:
@@ -89,7 +92,7 @@ def _timed_batch(folder: Path, out: Path, opts: RestoreOptions, ray) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     marks: list[float] = []
     t0 = time.perf_counter()
-    summary = restore_folder(folder, out, opts, ray=ray, on_item=lambda *_: marks.append(time.perf_counter()))
+    summary = restore_folder(folder, out, opts, executor=ray, on_item=lambda *_: marks.append(time.perf_counter()))
     wall = time.perf_counter() - t0
     n = summary.count("done")
     steady = (marks[-1] - marks[0]) / (n - 1) if n > 1 else float("nan")
@@ -100,7 +103,7 @@ def _timed_video(clip: Path, out: Path, opts: RestoreOptions, video: VideoOption
     out.unlink(missing_ok=True)
     marks: list[tuple[float, float]] = []
     t0 = time.perf_counter()
-    res = restore_video(clip, out, opts, video, ray=ray,
+    res = restore_video(clip, out, opts, video, executor=ray,
                         progress=lambda f, m: marks.append((time.perf_counter(), f)) if 0 < f < 0.995 else None)
     wall = time.perf_counter() - t0
     n = res.metrics["frames"]

@@ -28,8 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sr_cpu import SHARED, TRAINED, full_size_network  # noqa: E402
 
-from restoration import RestoreOptions  # noqa: E402
-from restoration.video import VideoOptions, probe, restore_video  # noqa: E402
+from restoration import (
+    RestoreOptions,  # noqa: E402
+    restore_video,  # noqa: E402
+)
+from restoration.video import VideoOptions, probe  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float, height: int, fps: int = 30) -> Path:

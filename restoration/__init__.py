@@ -28,8 +28,9 @@ _LAZY: dict[str, str] = {
                     "options"),
     **dict.fromkeys(("RestoreResult", "Restorer", "prepare", "restore_file", "restore_image", "restore_tensor"),
                     "pipeline"),
-    **dict.fromkeys(("BatchSummary", "restore_archive", "restore_folder"), "batch"),
-    **dict.fromkeys(("VideoResult", "restore_video"), "video"),
+    "BatchSummary": "batch",
+    **dict.fromkeys(("restore_archive", "restore_folder", "restore_video"), "jobs"),
+    "VideoResult": "video",
 }
 
 __all__ = [
@@ -87,7 +88,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from .batch import BatchSummary, restore_archive, restore_folder
+    from .batch import BatchSummary
     from .catalog import ModelSpec, get_spec, list_models, register
     from .errors import (
         Cancelled,
@@ -104,7 +105,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
         VideoWriteError,
         WeightsUnavailableError,
     )
+    from .jobs import restore_archive, restore_folder, restore_video
     from .media import ImageData, read_image, write_image
     from .options import PRESETS, RestoreOptions, VideoOptions, build_options, build_video_options
     from .pipeline import Restorer, RestoreResult, prepare, restore_file, restore_image, restore_tensor
-    from .video import VideoResult, restore_video
+    from .video import VideoResult

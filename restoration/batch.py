@@ -1,20 +1,22 @@
-"""Restoring a folder tree: recursive, structure kept, resumable, one bad file never stops the rest."""
+"""The files of a batch: finding and planning them, restoring one, unpacking a zip safely.
+
+A batch job (``restoration.jobs.restore_folder``) plans its files here, in the folder tree's order and
+structure, and each executor restores them one at a time with ``restore_one``; one bad file never
+stops the rest.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from . import config
-from .errors import Cancelled, ChecksumMismatchError, ModelLoadError, RestorationError, WeightsUnavailableError
+from .errors import ChecksumMismatchError, ModelLoadError, RestorationError, WeightsUnavailableError
 from .media import FORMAT_EXT, INPUT_EXTENSIONS
-from .options import RestoreOptions
-from .pipeline import ProgressFn, Restorer, prepare, restore_file
+from .pipeline import ProgressFn, Restorer, restore_file
 
 log = logging.getLogger(__name__)
 
@@ -98,63 +100,6 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RestorationError(f"{out_dir}: cannot create the output folder ({e})") from e
-
-
-def restore_folder(
-    in_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    options: RestoreOptions | Restorer | None = None,
-    *,
-    overwrite: bool = False,
-    on_item: Callable[[BatchItem, int, int], None] | None = None,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    ray: Any = None,
-) -> BatchSummary:
-    """Restore every image under ``in_dir`` into ``out_dir``.
-
-    A destination that exists is skipped unless ``overwrite`` (outputs are written atomically, so an
-    existing file is a finished one and a re-run resumes). A file that fails is recorded and the rest
-    go on; errors that would fail every file (weights missing or corrupt: ``WeightsUnavailableError``,
-    ``ChecksumMismatchError``, ``ModelLoadError``) stop the batch and are raised. The models are
-    resolved and the tiles planned once for the whole batch. ``on_item(item, index, total)`` is called
-    after each file; ``progress(fraction, message)`` also moves inside a file. Setting ``cancel``
-    stops before the next file with ``Cancelled`` (the files done stay). ``ray`` runs the files on a
-    Ray cluster instead of this process (see ``restoration.cluster.Cluster``: True or "" for an
-    embedded local Ray or ``RAY_ADDRESS``, an address, or a ``Cluster``); the result is the same.
-    Raises ``RestorationError`` when ``in_dir`` is not a folder or ``out_dir`` cannot be created.
-    """
-    if ray is not None and ray is not False:
-        from .cluster.batch import restore_folder_on_ray
-
-        return restore_folder_on_ray(in_dir, out_dir, options, cluster=ray, overwrite=overwrite, on_item=on_item,
-                                     progress=progress, cancel=cancel)
-    src_root, dst_root = Path(in_dir), Path(out_dir)
-    check_folders(src_root, dst_root)
-    restorer = prepare(options)
-    restorer.check_models()  # a missing model fails now, not after the first file's work
-    pairs = plan(src_root, dst_root, restorer.options.output_format)
-    summary = BatchSummary()
-    for i, (src, dst) in enumerate(pairs):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"{src_root}: cancelled after {i} of {len(pairs)} files; the files done are kept")
-        if dst.exists() and not overwrite:
-            item = BatchItem(src, dst, "skipped")
-        else:
-            item = restore_one(src, dst, restorer, _file_progress(progress, i, len(pairs), src.name))
-        summary.items.append(item)
-        if on_item:
-            on_item(item, i, len(pairs))
-        if progress:
-            progress((i + 1) / len(pairs), f"{i + 1}/{len(pairs)} files")
-    return summary
-
-
-def _file_progress(progress: ProgressFn | None, index: int, total: int, name: str) -> ProgressFn | None:
-    """The batch's ``progress`` while file ``index`` of ``total`` runs: "3/40 photo.jpg: superres 40%"."""
-    if progress is None:
-        return None
-    return lambda f, message: progress((index + min(f, 0.999)) / total, f"{index + 1}/{total} {name}: {message}")
 
 
 # ------------------------------------------------------------------------------- uploaded archives
@@ -250,46 +195,3 @@ def _extract_one(zf, info, name: str, dest_root: Path, files: list[Path], skippe
         return total
     files.append(target)
     return total
-
-
-def restore_archive(
-    archive: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    options: RestoreOptions | Restorer | None = None,
-    *,
-    overwrite: bool = False,
-    on_item: Callable[[BatchItem, int, int], None] | None = None,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    ray: Any = None,
-) -> BatchSummary:
-    """Restore the images of a zip into ``out_dir``, keeping the archive's folders (see
-    ``unpack_images`` for what is taken). Items are named ``ARCHIVE:path``; the unpacked copies are
-    removed afterwards, whatever happens. Re-running resumes like ``restore_folder``. With ``ray``
-    the images are unpacked into a hidden folder inside ``out_dir``, which every node reaches, rather
-    than into this machine's temporary folder. Raises what ``unpack_images`` and ``restore_folder``
-    raise."""
-    import shutil
-    import tempfile
-
-    archive = Path(archive)
-    if not archive.is_file():
-        raise RestorationError(f"{archive}: no such file")
-    on_cluster = ray is not None and ray is not False
-    if on_cluster:
-        check_folders(archive.parent, Path(out_dir))
-    tmp = Path(tempfile.mkdtemp(prefix=".restoration-unpack-", dir=out_dir if on_cluster else None))
-    try:
-        _, skipped = unpack_images(archive, tmp)
-
-        def relabel(item: BatchItem, index: int, total: int) -> None:
-            item.src = Path(f"{archive.name}:{item.src.relative_to(tmp).as_posix()}")
-            if on_item:
-                on_item(item, index, total)
-
-        summary = restore_folder(tmp, out_dir, options, overwrite=overwrite, on_item=relabel, progress=progress,
-                                 cancel=cancel, ray=ray)
-        summary.notes.extend(skipped)
-        return summary
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

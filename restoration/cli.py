@@ -167,7 +167,7 @@ def _report(out: Path, metrics: dict[str, Any], as_json: bool, line: str) -> Non
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
-    from .video import restore_video
+    from .jobs import restore_video
 
     opts = options_from_args(args)
     video = video_options_from_args(args)
@@ -175,7 +175,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
     out = args.output or args.input.with_name(f"{args.input.stem}_restored{video.suffix}")
     bar, update = _progress_bar(args.input.name)
     try:
-        res = restore_video(args.input, out, opts, video, progress=update, ray=cluster)
+        res = restore_video(args.input, out, opts, video, progress=update, executor=cluster)
     except KeyboardInterrupt:
         print(f"error: interrupted; finished segments are kept: run the same command again to "
               f"resume {out.name}", file=sys.stderr)
@@ -195,7 +195,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .batch import restore_archive, restore_folder
+    from .jobs import restore_archive, restore_folder
 
     opts = options_from_args(args)
     cluster = cluster_from_args(args)
@@ -209,7 +209,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     run = restore_archive if args.input.suffix.lower() == ".zip" and args.input.is_file() else restore_folder
     try:
-        summary = run(args.input, args.output, opts, overwrite=args.overwrite, on_item=on_item, ray=cluster)
+        summary = run(args.input, args.output, opts, overwrite=args.overwrite, on_item=on_item, executor=cluster)
         for note in summary.notes:
             tqdm.write(f"skipped: {note}", file=sys.stderr)
     finally:

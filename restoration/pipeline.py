@@ -22,8 +22,9 @@ import torch
 from . import metrics, stages, tiling
 from ._version import __version__
 from .errors import ChecksumMismatchError, WeightsUnavailableError
-from .faces.runner import FaceRunner, Tracker
+from .faces.runner import FaceRunner
 from .faces.stage import FaceReport
+from .faces.track import FaceTracker
 from .media import ImageData, ImageInput, read_image, write_image
 from .models import LoadedModel, load_model, locate, resolve_device
 from .options import RestoreOptions
@@ -142,7 +143,7 @@ class _Frame:
     report: StageReport
     source: torch.Tensor | None = None  # the denoised input, that faces are cut from
     monochrome: bool = False
-    track: Tracker | None = None
+    track: FaceTracker | None = None
 
 
 class Restorer:
@@ -213,7 +214,7 @@ class Restorer:
             return self._tiles[size, role]
 
     def run(self, x: torch.Tensor, *, alpha: torch.Tensor | None = None, progress: ProgressFn | None = None,
-            monochrome: bool | None = None, track: Tracker | None = None
+            monochrome: bool | None = None, track: FaceTracker | None = None
             ) -> tuple[torch.Tensor, torch.Tensor | None, StageReport]:
         """The stages on ``x`` (N, 3, H, W) float in [0, 1]; see ``restore_tensor``. ``track`` smooths
         each frame's faces over time (a video's ``FaceTracker``)."""

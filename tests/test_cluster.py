@@ -14,13 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from restoration import RestoreOptions
-from restoration.batch import restore_archive, restore_folder
+from restoration import RestoreOptions, restore_archive, restore_folder, restore_video
 from restoration.cluster import Cluster, as_cluster
 from restoration.cluster.connect import check_reachable, connect, ray_module, size_workers
 from restoration.errors import Cancelled, ModelLoadError, OptionError, RestorationError
 from restoration.media import read_image, read_record
-from restoration.video import VideoOptions, probe, restore_video
+from restoration.video import VideoOptions, probe
 
 from .test_video import audio_payload, frames_of, make_clip
 
@@ -60,7 +59,7 @@ def test_batch_on_ray_is_the_local_batch(tmp_path, ray_local):
     (tmp_path / "in" / "sub" / "broken.png").write_bytes(b"not a picture")
     local = restore_folder(tmp_path / "in", tmp_path / "local", FAST)
     seen = []
-    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO,
+    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, executor=TWO,
                             on_item=lambda item, i, n: seen.append((i, n, item.status)))
     assert [(i.src, i.status, i.error) for i in remote.items] == [(i.src, i.status, i.error) for i in local.items]
     assert remote.line() == local.line() == "6 files: 5 restored, 0 already done, 1 failed"
@@ -73,7 +72,7 @@ def test_batch_on_ray_is_the_local_batch(tmp_path, ray_local):
             assert read_record(twin)["options"] == read_record(item.dst)["options"]
     assert {i.metrics["worker"] for i in remote.items if i.metrics} <= {f"{os.uname().nodename}:{p}" for p in
                                                                          _pids(remote)}
-    again = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO)  # a re-run resumes: nothing redone
+    again = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, executor=TWO)  # a re-run resumes: nothing redone
     assert again.count("skipped") == 5 and again.count("failed") == 1
 
 
@@ -87,7 +86,7 @@ def test_archive_on_ray_keeps_folders_and_leaves_no_unpacked_copy(tmp_path, ray_
     with zipfile.ZipFile(archive, "w") as zf:
         for f in _files(tmp_path / "src"):
             zf.write(tmp_path / "src" / f, f"album/{f}")
-    summary = restore_archive(archive, tmp_path / "out", FAST, ray=TWO)
+    summary = restore_archive(archive, tmp_path / "out", FAST, executor=TWO)
     assert summary.count("done") == 3
     assert {str(i.src) for i in summary.items} == {f"album.zip:album/{f}" for f in _files(tmp_path / "src")}
     assert _files(tmp_path / "out") == [f"album/{f}" for f in _files(tmp_path / "src")]
@@ -95,11 +94,11 @@ def test_archive_on_ray_keeps_folders_and_leaves_no_unpacked_copy(tmp_path, ray_
 
 def test_bad_paths_are_refused_before_any_work(tmp_path, ray_local):
     with pytest.raises(RestorationError, match="nope: no such folder"):
-        restore_folder(tmp_path / "nope", tmp_path / "out", FAST, ray=TWO)
+        restore_folder(tmp_path / "nope", tmp_path / "out", FAST, executor=TWO)
     with pytest.raises(RestorationError, match=r"cannot reach the input .*elsewhere: .*every node mounts"):
         check_reachable(ray_local, {"input": tmp_path / "elsewhere", "output": tmp_path})
     with pytest.raises(RestorationError, match="no such file"):
-        restore_archive(tmp_path / "none.zip", tmp_path / "out", FAST, ray=TWO)
+        restore_archive(tmp_path / "none.zip", tmp_path / "out", FAST, executor=TWO)
 
 
 def test_a_broken_model_stops_the_batch_as_locally(tmp_path, ray_local):
@@ -110,7 +109,7 @@ def test_a_broken_model_stops_the_batch_as_locally(tmp_path, ray_local):
     with pytest.raises(ModelLoadError) as local:
         restore_folder(tmp_path / "in", tmp_path / "local", opts)
     with pytest.raises(ModelLoadError) as remote:
-        restore_folder(tmp_path / "in", tmp_path / "ray", opts, ray=TWO)
+        restore_folder(tmp_path / "in", tmp_path / "ray", opts, executor=TWO)
     assert str(remote.value) == str(local.value)
 
 
@@ -125,7 +124,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path, ray_local):
             os.kill(pid, signal.SIGKILL)  # the actor dies with the files queued on it
             killed.append(pid)
 
-    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, ray=TWO, on_item=kill_first_worker)
+    remote = restore_folder(tmp_path / "in", tmp_path / "ray", FAST, executor=TWO, on_item=kill_first_worker)
     assert killed
     assert [str(i.src) for i in remote.items] == [str(i.src) for i in local.items]  # each once, none lost
     assert remote.count("done") == 8
@@ -143,7 +142,7 @@ def test_video_on_ray_is_the_local_video(tmp_path, ray_local):
     src = make_clip(tmp_path / "in.mp4", n=36, gop=5)
     video = VideoOptions(segment_seconds=1.0, batch=2)  # 12 frames a segment: 3 segments, borders at 12, 24
     local = restore_video(src, tmp_path / "local.mp4", STABLE, video)
-    remote = restore_video(src, tmp_path / "ray.mp4", STABLE, video, ray=TWO)
+    remote = restore_video(src, tmp_path / "ray.mp4", STABLE, video, executor=TWO)
     (fl, tl), (fr, tr) = frames_of(local.path), frames_of(remote.path)
     assert len(fr) == len(fl) == 36 and tr == tl  # every frame, its timestamp
     assert probe(remote.path).width == probe(local.path).width == 96
@@ -165,7 +164,7 @@ def test_colorize_auto_is_decided_once_for_every_worker(tmp_path, ray_local):
     takes seconds a frame on this CPU.)"""
     import av
 
-    from restoration.video.job import first_frame_monochrome
+    from restoration.video.plan import first_frame_monochrome
 
     from .test_video import _picture
 
@@ -182,7 +181,7 @@ def test_colorize_auto_is_decided_once_for_every_worker(tmp_path, ray_local):
     assert first_frame_monochrome(src, opts) is True
     video = VideoOptions(segment_seconds=0.5, stabilize=False)  # one frame a segment, no warm-up
     local = restore_video(src, tmp_path / "local.mp4", opts, video)
-    remote = restore_video(src, tmp_path / "ray.mp4", opts, video, ray=Cluster(address="local", workers=1))
+    remote = restore_video(src, tmp_path / "ray.mp4", opts, video, executor=Cluster(address="local", workers=1))
     assert remote.metrics["cluster"]["segments"] == 2
     fl, fr = frames_of(local.path)[0], frames_of(remote.path)[0]
     assert len(fr) == 2 and _psnr(fl[1], fr[1]) > 35  # the colour frame was colorized on Ray as locally
@@ -191,7 +190,7 @@ def test_colorize_auto_is_decided_once_for_every_worker(tmp_path, ray_local):
 def test_variable_frame_rate_on_ray(tmp_path, ray_local):
     src = make_clip(tmp_path / "vfr.mp4", n=20, vfr=True, gop=4)
     video = VideoOptions(segment_seconds=0.5)
-    res = restore_video(src, tmp_path / "out.mkv", FAST, video, ray=TWO)
+    res = restore_video(src, tmp_path / "out.mkv", FAST, video, executor=TWO)
     local = restore_video(src, tmp_path / "local.mkv", FAST, video)
     # (Matroska shifts every stream by the AAC priming, 64 ms here, as the local path does: sync is kept)
     assert frames_of(res.path)[1] == frames_of(local.path)[1] and len(frames_of(src)[1]) == 20
@@ -203,7 +202,7 @@ def test_a_video_whose_timestamps_cannot_be_split_runs_whole_on_one_worker(tmp_p
 
     monkeypatch.setattr(on_ray, "frame_times", lambda src: None)  # as for missing or repeated timestamps
     src = make_clip(tmp_path / "in.mp4", n=12)
-    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(), ray=TWO)
+    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(), executor=TWO)
     assert frames_of(res.path)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
     assert audio_payload(res.path) == audio_payload(src)
     assert any("do not allow splitting" in w for w in res.metrics["warnings"])
@@ -225,7 +224,7 @@ def test_a_worker_killed_mid_video_is_retried(tmp_path, ray_local):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(segment_seconds=1.0), ray=TWO,
+    res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(segment_seconds=1.0), executor=TWO,
                         progress=kill_one)
     assert killed
     frames, times = frames_of(res.path)
@@ -254,7 +253,7 @@ def test_a_segment_whose_worker_keeps_dying_stops_the_job_with_a_clear_error(tmp
     with pytest.raises(VideoWriteError, match=r"in\.mp4: the worker restoring segment \d+ \(frames \d+-\d+\) died on "
                                               r"each of 1 tries .*run again to resume"):
         restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(segment_seconds=1.0),
-                      ray=Cluster(address="local", workers=1, cpus_per_worker=1), progress=kill_one)
+                      executor=Cluster(address="local", workers=1, cpus_per_worker=1), progress=kill_one)
     assert killed and not (tmp_path / "out.mp4").exists()
 
 
@@ -264,13 +263,13 @@ def test_a_stopped_driver_resumes(tmp_path, ray_local):
     video = VideoOptions(segment_seconds=1.0)
     cancel = threading.Event()
     with pytest.raises(Cancelled):
-        restore_video(src, out, FAST, video, ray=Cluster(address="local", workers=1, cpus_per_worker=1),
+        restore_video(src, out, FAST, video, executor=Cluster(address="local", workers=1, cpus_per_worker=1),
                       cancel=cancel, progress=lambda f, m: cancel.set() if f > 0.3 else None)
     parts = tmp_path / ".out.mp4.parts"
     assert not out.exists()
     finished = sorted(p.name for p in parts.glob("seg_*") if ".tmp" not in p.name)
     assert finished  # whole segments under final names; a partial one only under a .tmp name
-    res = restore_video(src, out, FAST, video, ray=TWO)
+    res = restore_video(src, out, FAST, video, executor=TWO)
     assert res.metrics["cluster"]["segments_resumed"] == len(finished) and res.resumed_frames == 12 * len(finished)
     assert frames_of(out)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
     assert audio_payload(out) == audio_payload(src)
@@ -427,7 +426,7 @@ def test_parsed_face_masks_do_not_leak_between_segments_of_one_worker(tmp_path, 
                           denoise=0, sharpen=0)
     video = VideoOptions(codec="ffv1", segment_seconds=1.0, stabilize=False)  # segments of 12 frames
     local = restore_video(src, tmp_path / "local.mkv", opts, video)
-    remote = restore_video(src, tmp_path / "ray.mkv", opts, video, ray=Cluster(address="local", workers=1))
+    remote = restore_video(src, tmp_path / "ray.mkv", opts, video, executor=Cluster(address="local", workers=1))
     assert local.metrics["faces"]["tracks"] == 2 and remote.metrics["cluster"]["segments"] == 2
     (fl, _), (fr, _) = frames_of(local.path), frames_of(remote.path)
     assert len(fr) == len(fl) == 24

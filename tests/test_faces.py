@@ -256,7 +256,8 @@ def test_app_and_client_restore_faces_and_show_them(server, portrait, tmp_path):
 def test_video_tracks_faces_through_the_frames(portrait, tmp_path):
     import av
 
-    from restoration.video import VideoOptions, restore_video
+    from restoration import restore_video
+    from restoration.video import VideoOptions
 
     src = tmp_path / "face.mp4"
     with av.open(str(src), "w") as c:

@@ -19,10 +19,8 @@ from PIL import Image
 
 import app
 from client import ClientError, RestorationClient
-from restoration import RestorationError, RestoreOptions, restore_file
-from restoration.batch import restore_archive
+from restoration import RestorationError, RestoreOptions, restore_archive, restore_file, restore_video
 from restoration.cli import main as cli_main
-from restoration.video import restore_video
 
 from .hostile import BAD_OPTIONS, IMAGE_CASES, VIDEO_CASES, ZIP_CASES, Case, ZipCase
 

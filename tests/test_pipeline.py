@@ -121,8 +121,8 @@ def test_a_prepared_restorer_plans_tiles_once_per_size(monkeypatch):
 
 
 def test_a_video_job_loads_its_models_once(monkeypatch, tmp_path):
-    from restoration import pipeline
-    from restoration.video import VideoOptions, restore_video
+    from restoration import pipeline, restore_video
+    from restoration.video import VideoOptions
 
     from .test_video import make_clip
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from restoration import OptionError, RestoreOptions
+from restoration import OptionError, RestoreOptions, restore_video
 from restoration.video import (
     Cancelled,
     TemporalStabilizer,
@@ -18,7 +18,6 @@ from restoration.video import (
     VideoReadError,
     chroma_flicker,
     probe,
-    restore_video,
 )
 
 FAST = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off")

@@ -1,47 +1,44 @@
 """Batch and video jobs on a Ray cluster: the same jobs, files and reports as the local path.
 
-``Cluster`` says where to run (an embedded local Ray, ``RAY_ADDRESS``, or an address) and how big a
-worker is; ``restore_folder(..., ray=...)``, ``restore_archive(..., ray=...)`` and
-``restore_video(..., ray=...)`` take one (or True / an address). Ray is an optional dependency
-(``pip install .[cluster]``); this module imports it only when a job starts.
+``Cluster`` is an executor of ``restoration.jobs``: it says where to run (an embedded local Ray,
+``RAY_ADDRESS``, or an address) and how big a worker is, and is passed as ``executor=`` to
+``restore_folder``, ``restore_archive`` and ``restore_video``. Ray is an optional dependency
+(``pip install .[cluster]``); this package imports it only when a job starts. It uses only public
+names of the library: the file and piece runners and the job types of ``restoration.jobs``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
+from .connect import ClusterSpec
+
+if TYPE_CHECKING:
+    from ..jobs import FilesJob
+    from ..video.finish import VideoRun
+    from ..video.plan import VideoJob
 
 
 @dataclass(frozen=True)
-class Cluster:
-    """Where a job runs and how its workers are sized.
+class Cluster(ClusterSpec):
+    """An executor on Ray (see ``ClusterSpec`` for the fields): a batch's files go through Ray Data,
+    a video's segments to Ray actors."""
 
-    ``address``: None joins ``RAY_ADDRESS`` when it is set and otherwise starts an embedded Ray
-    sized to this machine; "local" always starts the embedded one; anything else (``ray://host:10001``,
-    ``host:6379``, ``auto``) is passed to ``ray.init``. ``workers``: how many (default: one per GPU
-    of the cluster, else as many CPU workers as fit). ``gpus_per_worker``: a fraction shares a GPU
-    between small models. ``cpus_per_worker``: the cores a CPU worker takes (default 4, at most the
-    cluster's); its torch threads follow it.
-    """
+    def run_files(self, job: FilesJob) -> None:
+        from .batch import run_files
 
-    address: str | None = None
-    workers: int | None = None
-    gpus_per_worker: float = 1.0
-    cpus_per_worker: float | None = None
+        run_files(self, job)
 
-    def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise OptionError(f"workers must be at least 1, got {self.workers}")
-        if not 0 < self.gpus_per_worker <= 8:
-            raise OptionError(f"gpus_per_worker must be above 0 and at most 8, got {self.gpus_per_worker}")
-        if self.cpus_per_worker is not None and self.cpus_per_worker <= 0:
-            raise OptionError(f"cpus_per_worker must be above 0, got {self.cpus_per_worker}")
+    def run_video(self, job: VideoJob) -> VideoRun:
+        from .video import run_video
+
+        return run_video(self, job)
 
 
 def as_cluster(ray: Any) -> Cluster:
-    """``Cluster`` from what a caller may pass as ``ray=``: a ``Cluster``, True or "" (the default
+    """``Cluster`` from what a caller may give for Ray: a ``Cluster``, True or "" (the default
     cluster), or an address."""
     if isinstance(ray, Cluster):
         return ray
@@ -52,4 +49,4 @@ def as_cluster(ray: Any) -> Cluster:
     raise OptionError(f"ray must be True, an address or a Cluster, got {ray!r}")
 
 
-__all__ = ["Cluster", "as_cluster"]
+__all__ = ["Cluster", "ClusterSpec", "as_cluster"]

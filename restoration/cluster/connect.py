@@ -10,13 +10,38 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError, RestorationError
-from . import Cluster
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CPUS_PER_WORKER = 4
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds ``restoration/``
 _embedded = False  # whether this process started the Ray it uses (its workers share this machine)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where a job runs and how its workers are sized.
+
+    ``address``: None joins ``RAY_ADDRESS`` when it is set and otherwise starts an embedded Ray
+    sized to this machine; "local" always starts the embedded one; anything else (``ray://host:10001``,
+    ``host:6379``, ``auto``) is passed to ``ray.init``. ``workers``: how many (default: one per GPU
+    of the cluster, else as many CPU workers as fit). ``gpus_per_worker``: a fraction shares a GPU
+    between small models. ``cpus_per_worker``: the cores a CPU worker takes (default 4, at most the
+    cluster's); its torch threads follow it.
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float = 1.0
+    cpus_per_worker: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise OptionError(f"workers must be at least 1, got {self.workers}")
+        if not 0 < self.gpus_per_worker <= 8:
+            raise OptionError(f"gpus_per_worker must be above 0 and at most 8, got {self.gpus_per_worker}")
+        if self.cpus_per_worker is not None and self.cpus_per_worker <= 0:
+            raise OptionError(f"cpus_per_worker must be above 0, got {self.cpus_per_worker}")
 
 
 @dataclass(frozen=True)
@@ -45,7 +70,7 @@ def ray_module():
     return ray
 
 
-def connect(cluster: Cluster) -> Any:
+def connect(cluster: ClusterSpec) -> Any:
     """Join the cluster ``cluster`` names, or start the embedded one; reuses a Ray this process
     already joined. Returns the ``ray`` module. Raises ``OptionError`` without Ray installed and
     ``RestorationError`` when the address cannot be reached."""
@@ -89,7 +114,7 @@ def job_runtime_env(embedded: bool | None = None) -> dict[str, Any]:
     return {"env_vars": env}
 
 
-def size_workers(cluster: Cluster, device: str, resources: dict[str, float]) -> Workers:
+def size_workers(cluster: ClusterSpec, device: str, resources: dict[str, float]) -> Workers:
     """The workers of a job on a cluster with ``resources`` (``ray.cluster_resources()``): one per
     GPU (or ``1 / gpus_per_worker`` per GPU) when the cluster has GPUs and ``device`` allows them,
     else CPU workers of ``cpus_per_worker`` cores. ``cluster.workers`` is capped at what fits now.
@@ -120,7 +145,7 @@ def _capped(asked: int | None, fit: int, kind: str) -> int:
     return min(asked, fit)
 
 
-def workers_for(cluster: Cluster, device: str) -> tuple[Any, Workers]:
+def workers_for(cluster: ClusterSpec, device: str) -> tuple[Any, Workers]:
     """``connect`` then ``size_workers``: the ``ray`` module and the job's workers."""
     ray = connect(cluster)
     return ray, size_workers(cluster, device, ray.cluster_resources())

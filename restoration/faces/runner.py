@@ -14,8 +14,7 @@ from ..options import RestoreOptions
 from .detect import Face, detect_faces
 from .restore import face_network
 from .stage import FaceReport, restore_faces, select
-
-Tracker = Callable[[list[Face]], list[Face]]
+from .track import FaceTracker
 
 
 class FaceRunner:
@@ -30,7 +29,6 @@ class FaceRunner:
         self._lock = threading.Lock()
         self._detector: Path | None = None
         self._parser: torch.nn.Module | None = None
-        self._masks: dict[int, torch.Tensor] = {}  # tracked faces' masks (video)
 
     def detector(self) -> Path:
         with self._lock:
@@ -51,10 +49,11 @@ class FaceRunner:
         return lambda faces: parse_masks(self._parser, faces)
 
     def __call__(self, source: torch.Tensor, target: torch.Tensor, *, keep_chroma: bool,
-                 track: Tracker | None = None, keep_crops: int = 4) -> tuple[torch.Tensor, FaceReport]:
+                 track: FaceTracker | None = None, keep_crops: int = 4) -> tuple[torch.Tensor, FaceReport]:
         """Faces of ``source`` (N, 3, h, w) restored into ``target`` (N, 3, H, W). ``track`` smooths each
-        frame's faces in order (video). ``keep_chroma``: restored faces take the source's colour (a gray
-        or toned photo stays so). Raises the weight and model errors of the detector and the network."""
+        frame's faces in order and keeps their parsed masks (a video piece's). ``keep_chroma``: restored
+        faces take the source's colour (a gray or toned photo stays so). Raises the weight and model
+        errors of the detector and the network."""
         report = FaceReport()
         kept_per_image: list[list[Face]] = []
         for frame in to_uint8(source):  # one transfer to the host for the whole batch
@@ -73,7 +72,7 @@ class FaceRunner:
         if keep_chroma:
             network = _with_source_chroma(network)
         out = restore_faces(source, target, kept_per_image, network, self._masker(), keep_crops=keep_crops,
-                            report=report, mask_cache=self._masks if track is not None else None)
+                            report=report, mask_cache=track.masks if track is not None else None)
         return out, report
 
 

@@ -9,6 +9,7 @@ landmarks win at once, so the crop never lags behind. A track not seen for a few
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -34,12 +35,15 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 class FaceTracker:
     """Call it with each frame's faces, in order; it returns them with smoothed landmarks and a
     ``track`` id. ``keep`` is the weight of the track's history (0: no smoothing); a jump of more than
-    ``jump`` times the face's size resets the track to the new landmarks."""
+    ``jump`` times the face's size resets the track to the new landmarks. ``masks`` holds each track's
+    parsed mask (the face stage fills it): the ids are this tracker's, so the masks are too, and a new
+    tracker (a new piece of a video) starts with none."""
 
     def __init__(self, keep: float = 0.6, jump: float = 0.15, min_iou: float = 0.3, max_missing: int = 5):
         self.keep, self.jump, self.min_iou, self.max_missing = keep, jump, min_iou, max_missing
         self.tracks: list[_Track] = []
         self.started = 0
+        self.masks: dict[int, Any] = {}  # track id -> its mask (a tensor), see ``faces.stage``
 
     def __call__(self, faces: list[Face]) -> list[Face]:
         free = list(self.tracks)

@@ -1,14 +1,17 @@
 """Video restoration: stream frames through the image stages, keep timing, rotation, audio, subtitles.
 
-Modules: ``probe`` (what a file holds), ``decode`` (the decoder thread), ``segments`` (encoding into
-resumable segments, the encoder thread), ``stabilize`` (temporal smoothing and the flicker measure),
-``assemble`` (joining segments with the source's audio and subtitles) and ``job`` (``restore_video``).
-Codecs and ``VideoOptions`` live in ``restoration.options``; the errors in ``restoration.errors``.
+Modules: ``probe`` (what a file holds), ``plan`` (a job checked and cut into pieces), ``piece`` (one
+stretch of frames through the stages, with its own temporal state), ``decode`` (the decoder thread),
+``segments`` (encoding into resumable segments, the encoder thread), ``stabilize`` (temporal smoothing
+and the flicker measure), ``assemble`` (joining segments with the source's audio and subtitles) and
+``finish`` (the ending every job shares). The front door, ``restore_video``, is in
+``restoration.jobs``; codecs and ``VideoOptions`` live in ``restoration.options``; the errors in
+``restoration.errors``.
 """
 
 from ..errors import Cancelled, VideoReadError, VideoWriteError
 from ..options import CODECS, VideoOptions
-from .job import VideoResult, discard_parts, restore_video
+from .finish import VideoResult, discard_parts
 from .probe import VIDEO_EXTENSIONS, VideoInfo, probe
 from .stabilize import TemporalStabilizer, chroma_flicker
 
@@ -25,5 +28,4 @@ __all__ = [
     "chroma_flicker",
     "discard_parts",
     "probe",
-    "restore_video",
 ]
