@@ -1,4 +1,5 @@
-"""Colour-space conversions on tensors ``(N, 3, H, W)`` float in [0, 1] (sRGB, D65).
+"""Colour-space conversions on tensors ``(N, 3, H, W)`` float in [0, 1] (sRGB, D65), and the one home of
+the conversions between pictures in host memory (H, W, C) and batches of tensors (N, C, H, W).
 
 Lab uses the CIE definitions with the sRGB transfer curve; L is 0..100, a and b roughly -128..127.
 These run on whatever device the tensor is on, so colour work never leaves the GPU.
@@ -72,6 +73,19 @@ def lab_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> to
 def _fits(L: torch.Tensor, ab: torch.Tensor, tol: float) -> torch.Tensor:
     rgb = lab_to_rgb(torch.cat([L, ab], dim=1), clip=False)
     return ((rgb >= -tol) & (rgb <= 1 + tol)).all(dim=1, keepdim=True)
+
+
+def to_tensor(a) -> torch.Tensor:
+    """One picture (H, W, C) or plane (H, W), a numpy array, as a batch of one (1, C, H, W), same dtype."""
+    import numpy as np
+
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]
+
+
+def to_array(t: torch.Tensor):
+    """The first picture of ``t`` (N, C, H, W) as a float32 numpy array (H, W, C) in host memory."""
+    return t[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def to_uint8(x: torch.Tensor):

@@ -60,6 +60,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_COMPILE_CACHE", "path", None, "where compiled kernels are kept between runs (default "
        "`~/.cache/restoration/torch-compile`)"),
     _S("RESTORATION_CUDNN_BENCHMARK", "flag", True, "cuDNN's algorithm search on CUDA; 0 turns it off"),
+    # GPU time on a ZeroGPU Space
+    _S("RESTORATION_GPU_MAX_S", "float", 120.0, "the longest GPU call the app declares on ZeroGPU, in seconds; "
+       "longer work runs as several calls", 5),
+    _S("RESTORATION_GPU_TIME_SCALE", "float", 1.0, "factor on the per-pixel part of the GPU time estimate (the "
+       "reference is an H100): raise it for a slower GPU", 0.01),
+    _S("SPACES_ZERO_GPU", "flag", False, "set by Hugging Face on a ZeroGPU Space: GPU work then runs as calls "
+       "of a declared duration (`RESTORATION_GPU_MAX_S`), and `torch.compile` is never used"),
     # the app
     _S("GRADIO_SERVER_NAME", "text", "127.0.0.1", "address the app listens on (0.0.0.0: every interface)",
        group="app"),
@@ -129,6 +136,31 @@ def check_all(group: str | None = None) -> None:
     for name, s in SETTINGS.items():
         if group is None or s.group == group:
             get(name)
+
+
+@dataclass
+class AppSettings:
+    """The app's settings (group "app", and the limits it applies), read once when it starts."""
+
+    concurrency: int
+    queue_size: int
+    max_upload_mb: int
+    max_video_mb: int
+    max_batch_files: int
+    max_model_mb: int
+    output_ttl_s: int
+    output_root: Path
+    ray_address: str | None
+
+
+def app_settings() -> AppSettings:
+    """Every setting checked (a bad one raises ``ConfigError`` now, not in the middle of a job), then
+    the app's read; the results folder is made when none is set."""
+    check_all()
+    return AppSettings(get("RESTORATION_CONCURRENCY"), get("RESTORATION_QUEUE_SIZE"), get("RESTORATION_MAX_UPLOAD_MB"),
+                       get("RESTORATION_MAX_VIDEO_MB"), get("RESTORATION_MAX_BATCH_FILES"),
+                       get("RESTORATION_MAX_MODEL_MB"), get("RESTORATION_OUTPUT_TTL"), output_root(),
+                       get("RESTORATION_RAY_ADDRESS"))
 
 
 def cache_home() -> Path:

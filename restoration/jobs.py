@@ -77,7 +77,9 @@ class Executor(Protocol):
         """Restore every file of ``job.pending`` (``restore_one``), calling ``job.report`` for each."""
 
     def run_video(self, job: VideoJob) -> VideoRun:
-        """Restore every missing segment of ``job`` (``run_piece``) into its work folder."""
+        """Restore every missing segment of ``job`` (``run_piece``) into its work folder. An executor
+        may also have ``fit(task) -> task``, to cut the job's segments finer before it starts (a GPU
+        call that must hold whole segments)."""
 
 
 class Local:
@@ -211,5 +213,8 @@ def restore_video(
     task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options))
     restorer = prepare(options)
     restorer.check_models(task.monochrome)  # a missing model fails now, before any frame
+    executor = executor or LOCAL
+    if hasattr(executor, "fit"):
+        task = executor.fit(task)
     job = VideoJob(task, restorer, progress, cancel, keep_parts)
-    return finish_video(job, (executor or LOCAL).run_video(job))
+    return finish_video(job, executor.run_video(job))

@@ -43,6 +43,15 @@ def max_pixels() -> int:
     return config.get("RESTORATION_MAX_PIXELS")
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, without decoding it; None when unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 @dataclass(frozen=True)
 class ImageData:
     """Pixels plus what the file said about them.
@@ -91,9 +100,7 @@ def read_image(src: ImageInput, *, name: str | None = None, limit: int | None = 
     try:
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise ImageReadError(
-            f"{label}: not a readable image; use PNG, JPEG, WebP, BMP or TIFF"
-        ) from None
+        raise ImageReadError(f"{label}: not a readable image; use PNG, JPEG, WebP, BMP or TIFF") from None
     except Image.DecompressionBombError:
         raise ImageReadError(f"{label}: image is too large (over {limit:,} pixels)") from None
     except OSError as e:
@@ -105,10 +112,8 @@ def _check_size(w: int, h: int, label: str, limit: int) -> None:
     if w < 1 or h < 1:
         raise ImageReadError(f"{label}: the image has no pixels ({w}x{h})")
     if w * h > limit:
-        raise ImageReadError(
-            f"{label}: {w}x{h} is {w * h:,} pixels, over the limit of {limit:,}; "
-            "downscale it first or raise RESTORATION_MAX_PIXELS"
-        )
+        raise ImageReadError(f"{label}: {w}x{h} is {w * h:,} pixels, over the limit of {limit:,}; downscale it "
+                             "first or raise RESTORATION_MAX_PIXELS")
 
 
 def _is_16bit(im: Image.Image, data: bytes | None) -> bool:
@@ -246,10 +251,8 @@ def format_for(path: str | os.PathLike, output_format: str | None = None) -> str
         return normalize_format(output_format)
     ext = Path(path).suffix.lower()
     if ext not in _EXT_FORMAT:
-        raise OptionError(
-            f"cannot tell the output format from {Path(path).name!r}: use a .png, .jpg, .webp, .tif "
-            "or .bmp name, or set output_format"
-        )
+        raise OptionError(f"cannot tell the output format from {Path(path).name!r}: use a .png, .jpg, .webp, "
+                          ".tif or .bmp name, or set output_format")
     return _EXT_FORMAT[ext]
 
 

@@ -93,3 +93,22 @@ def compute(
     if timings is not None:
         m["seconds"] = {k: round(v, 4) for k, v in timings.items()}
     return m
+
+
+def table(m: dict[str, Any] | None) -> list[list[str]]:
+    """An image's metrics as rows of (measure, input, result), for people to read."""
+    if not m:
+        return []
+    size = lambda v: f"{v[0]}×{v[1]}"  # noqa: E731
+    rows = [
+        ["size", size(m["size_in"]), size(m["size_out"])],
+        ["sharpness (Laplacian var.; the input resized to the result's size)", f"{m['sharpness_in']:.4g}",
+         f"{m['sharpness_out']:.4g}"],
+        ["colorfulness", f"{m['colorfulness_in']:.3g}", f"{m['colorfulness_out']:.3g}"],
+        [f"PSNR / SSIM vs {m['compared_with']}", "", f"{m['psnr']:.2f} dB / {m['ssim']:.4f}"],
+    ]
+    rows += [[f"time: {stage}", "", f"{secs:.2f} s"] for stage, secs in (m.get("seconds") or {}).items()]
+    if m.get("stages"):
+        rows.append(["stages", "", " → ".join(m["stages"])])
+    rows.append(["device", "", str(m.get("device", ""))])
+    return rows

@@ -39,7 +39,8 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 @dataclass(frozen=True)
 class Field:
     """What one option is: ``kind`` (float, int, str or bool), its default, its range (``lo``..``hi``,
-    ``step`` for a slider) or its ``choices``, a short ``label`` for widgets and ``help`` for flags."""
+    ``step`` for a slider) or its ``choices``, a short ``label`` for widgets and ``help`` for flags;
+    ``hint``: a line under a widget where the label needs one."""
 
     name: str
     kind: type
@@ -50,6 +51,7 @@ class Field:
     hi: float | None = None
     step: float | None = None
     choices: tuple[str, ...] | None = None
+    hint: str | None = None
 
     def range_text(self) -> str:
         return f"{self.lo:g} to {self.hi:g}"
@@ -63,20 +65,24 @@ IMAGE_FIELDS: tuple[Field, ...] = (
     _f("upscale", float, 4.0, "Upscale (0 = off)", "output scale 1-8 (any value, e.g. 1.5 or 6.5), "
        "or 0 for no super-resolution", lo=0, hi=8, step=0.5),
     _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model: a catalogue id (see `models "
-       "list`), a weight file (.safetensors, .pth) or hf:owner/repo/file"),
+       "list`), a weight file (.safetensors, .pth) or hf:owner/repo/file",
+       hint="an id, a file name in the models folder, or hf:owner/repo/file"),
     _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off): non-local means' h, DRUNet's noise "
        "level (8-bit units); for a blind network, its share of the result (full from 15)", lo=0, hi=30, step=1),
     _f("denoise_model", str, "nlm", "Denoiser", "nlm (classical non-local means), drunet-color, scunet-real, "
-       "a 1x restoration model file or hf:owner/repo/file"),
+       "a 1x restoration model file or hf:owner/repo/file",
+       hint="nlm: strength = filter h; drunet: = noise level; others: share of the network's output (all from 15)"),
     _f("colorize", str, "auto", "Colorize", "colorize: auto (grayscale inputs only), on or off",
        choices=("auto", "on", "off")),
     _f("color_model", str, "ddcolor", "Colorizer", "colorization model id"),
     _f("sharpen", float, 0.0, "Sharpen", "detail enhancement 0-3 (0 = off)", lo=0, hi=3, step=0.1),
     _f("face", str, "off", "Faces", "face restoration model (gfpgan-v1.4, restoreformer, codeformer, a weight "
-       "file or hf:owner/repo/file) or off"),
+       "file or hf:owner/repo/file) or off",
+       hint="restore faces from the input and paste them into the result"),
     _f("face_fidelity", float, None, "Face fidelity", "0 = the network's restored face, 1 = the original face "
        "(CodeFormer's weight; a blend for the others); default 0.5 for CodeFormer, 0 for the others",
-       lo=0, hi=1, step=0.05),
+       lo=0, hi=1, step=0.05,
+       hint="0: the network's face, 1: the original (default: 0.5 for CodeFormer, 0 for the others)"),
     _f("face_mask", str, "box", "Face mask", "what of a restored face is pasted: box (a feathered square) "
        "or parse (skin, eyes, nose, mouth only: needs the face-parsing model)", choices=("box", "parse")),
     _f("face_min_size", int, 16, "Smallest face (px)", "faces smaller than this (input pixels) are left "
@@ -94,7 +100,8 @@ IMAGE_FIELDS: tuple[Field, ...] = (
 )
 VIDEO_FIELDS: tuple[Field, ...] = (
     _f("codec", str, "h264", "Codec", "h264/h265 (.mp4 .mkv .mov), vp9 (.webm), ffv1 (.mkv, lossless), "
-       "png (.mov, lossless)", choices=tuple(CODECS)),
+       "png (.mov, lossless)", choices=tuple(CODECS),
+       hint="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV (lossless, for archives; download only)"),
     _f("crf", int, 18, "Quality (CRF, lower is better)", "quality of h264/h265/vp9, 0-51, lower is "
        "better", lo=0, hi=51, step=1),
     _f("speed", str, "medium", "Encoder speed", "x264/x265 preset: ultrafast ... veryslow", choices=SPEEDS),
@@ -279,6 +286,24 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         raise OptionError(f"{name}: {e}{files}") from None
     if spec.task != task:
         raise wrong_kind(f"{name}={v!r}", spec.task, task)
+
+
+def needed_models(options: RestoreOptions, monochrome: bool | None) -> list[tuple[str, str]]:
+    """(option, model) for every network a job of ``options`` needs: the upscaler, a neural denoiser,
+    the face model with its detector (and its parser for ``face_mask="parse"``), and the colorizer
+    when it will run (``colorize="auto"``: only for a ``monochrome`` picture; None: not known yet)."""
+    need = []
+    if options.does_superres:
+        need.append(("model", options.model))
+    if options.denoise > 0 and options.denoise_model != "nlm":
+        need.append(("denoise_model", options.denoise_model))
+    if options.face != "off":
+        need += [("face", options.face), ("face", "yunet")]
+        if options.face_mask == "parse":
+            need.append(("face_mask", "face-parsing"))
+    if options.colorize == "on" or (options.colorize == "auto" and monochrome):
+        need.append(("color_model", options.color_model))
+    return need
 
 
 PRESETS: dict[str, RestoreOptions] = {

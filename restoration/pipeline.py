@@ -21,13 +21,14 @@ import torch
 
 from . import metrics, stages, tiling
 from ._version import __version__
+from .color import to_array, to_tensor
 from .errors import ChecksumMismatchError, WeightsUnavailableError
 from .faces.runner import FaceRunner
 from .faces.stage import FaceReport
 from .faces.track import FaceTracker
 from .media import ImageData, ImageInput, read_image, write_image
 from .models import LoadedModel, load_model, locate, resolve_device
-from .options import RestoreOptions
+from .options import RestoreOptions, needed_models
 from .tiling import gpu_budget, plan_tiles
 from .weights import ResolvedWeights
 
@@ -37,6 +38,7 @@ ProgressFn = Callable[[float, str], None]
 
 _TASKS = {"superres": "super-resolution", "colorize": "colorization", "face": "face-restoration",
           "denoise": "restoration"}
+_ROLES = {"model": "superres", "denoise_model": "denoise", "face": "face", "color_model": "colorize"}
 _COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
 # Share of the progress bar each stage gets when it runs.
@@ -116,24 +118,6 @@ def _plan(options: RestoreOptions, monochrome: bool) -> list[str]:
     return plan
 
 
-def needed_models(options: RestoreOptions, monochrome: bool | None) -> list[tuple[str, str]]:
-    """(option, model) for every network a job of ``options`` needs: the upscaler, a neural denoiser,
-    the face model with its detector (and its parser for ``face_mask="parse"``), and the colorizer
-    when it will run (``colorize="auto"``: only for a ``monochrome`` picture; None: not known yet)."""
-    need = []
-    if options.does_superres:
-        need.append(("model", options.model))
-    if options.denoise > 0 and options.denoise_model != "nlm":
-        need.append(("denoise_model", options.denoise_model))
-    if options.face != "off":
-        need += [("face", options.face), ("face", "yunet")]
-        if options.face_mask == "parse":
-            need.append(("face_mask", "face-parsing"))
-    if options.colorize == "on" or (options.colorize == "auto" and monochrome):
-        need.append(("color_model", options.color_model))
-    return need
-
-
 @dataclass
 class _Frame:
     """What flows through the stages of one ``Restorer.run`` call."""
@@ -175,6 +159,14 @@ class Restorer:
             except (WeightsUnavailableError, ChecksumMismatchError) as e:
                 e.option, e.model = option, model_id
                 raise
+
+    def preload(self, monochrome: bool | None = None) -> None:
+        """Find and load every network the job needs now (not at first use): what a ZeroGPU Space
+        does before its GPU calls, so they spend no time on it."""
+        self.check_models(monochrome)
+        for role in dict.fromkeys(_ROLES[option] for option, _ in needed_models(self.options, monochrome)
+                                  if option in _ROLES):
+            self.model(role)
 
     def located(self, model_id: str) -> ResolvedWeights:
         """Where the weights of ``model_id`` are (``models.locate``), found once per job."""
@@ -314,15 +306,6 @@ def restore_tensor(
     return prepare(options).run(x, alpha=alpha, progress=progress, monochrome=monochrome)
 
 
-def _to_tensor(a: np.ndarray) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(a))
-    return t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]
-
-
-def _to_array(t: torch.Tensor) -> np.ndarray:
-    return t[0].permute(1, 2, 0).float().cpu().numpy()
-
-
 def restore_image(
     image: ImageInput | ImageData,
     options: RestoreOptions | Restorer | None = None,
@@ -343,11 +326,11 @@ def restore_image(
     src = image if isinstance(image, ImageData) else read_image(image)
     _check_output_size(src, options)
     t0 = time.perf_counter()
-    alpha = _to_tensor(src.alpha) if src.alpha is not None else None
-    out, out_alpha, report = restorer.run(_to_tensor(src.pixels), alpha=alpha, progress=progress,
+    alpha = to_tensor(src.alpha) if src.alpha is not None else None
+    out, out_alpha, report = restorer.run(to_tensor(src.pixels), alpha=alpha, progress=progress,
                                           monochrome=src.grayscale or None)
-    pixels = np.clip(_to_array(out), 0, 1)
-    new_alpha = _to_array(out_alpha)[..., 0] if out_alpha is not None else None
+    pixels = np.clip(to_array(out), 0, 1)
+    new_alpha = to_array(out_alpha)[..., 0] if out_alpha is not None else None
     report.seconds["total"] = time.perf_counter() - t0
     result_img = replace(src, pixels=pixels, alpha=new_alpha, grayscale=src.grayscale and not report.colorized)
     ref = None

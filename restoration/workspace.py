@@ -7,22 +7,28 @@ job, kept out of the web layer so every server does it the same way.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch import unpack_images
+from .batch import BatchItem, unpack_images
 from .errors import RestorationError
-from .media import INPUT_EXTENSIONS
+from .media import INPUT_EXTENSIONS, ImageData, read_image, write_image
+
+PREVIEW_MAX_SIDE = 2048
 
 
-def request_dir(root: Path, ttl_s: float) -> Path:
-    """A new, empty folder under ``root`` for one request; folders in ``root`` older than ``ttl_s``
-    seconds (finished requests whose results have been kept long enough) are removed first."""
+def request_dir(root: Path, ttl_s: float, key: str | None = None) -> Path:
+    """A folder under ``root`` for one request: a new, empty one, or with ``key`` (``request_key``)
+    the same one for the same request, so asking again finds what an interrupted run finished.
+    Folders in ``root`` not touched for ``ttl_s`` seconds (requests whose results have been kept long
+    enough) are removed first."""
     root.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in root.iterdir():
@@ -31,9 +37,25 @@ def request_dir(root: Path, ttl_s: float) -> Path:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
+    if key is not None:
+        folder = root / f"job-{key}"
+        folder.mkdir(exist_ok=True)
+        os.utime(folder)  # its lifetime starts again
+        return folder
     folder = root / uuid.uuid4().hex
     folder.mkdir()
     return folder
+
+
+def request_key(files: list[Path], given: dict[str, Any]) -> str:
+    """The same text for the same files (by content) and the same options."""
+    import hashlib
+    import json
+
+    from .weights import sha256_file
+
+    text = json.dumps([[sha256_file(f) for f in files], sorted(given.items())], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def free_name(path: Path) -> Path:
@@ -86,3 +108,122 @@ def zip_folder(folder: Path, archive: Path) -> Path:
             if f.is_file():
                 zf.write(f, f.relative_to(folder).as_posix())
     return archive
+
+
+def check_upload(path: str | None, what: str, limit_mb: int) -> Path:
+    """The uploaded file ``path``, checked: given, there, and at most ``limit_mb`` MB. Raises
+    ``RestorationError`` saying what to do."""
+    if not path:
+        raise RestorationError(f"No {what} given: upload one first.")
+    p = Path(path)
+    if not p.is_file():
+        raise RestorationError(f"The uploaded {what} could not be found on the server; upload it again.")
+    if p.stat().st_size > limit_mb << 20:
+        raise RestorationError(f"{p.name} is larger than the {limit_mb} MB upload limit.")
+    return p
+
+
+def preview(pixels: Any, path: Path) -> str:
+    """A WebP preview of ``pixels`` (H, W, 3+) float in [0, 1], at most ``PREVIEW_MAX_SIDE`` px a side."""
+    import numpy as np
+
+    from .metrics import resize_to
+
+    h, w = pixels.shape[:2]
+    f = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
+    small = resize_to(pixels, (max(1, round(w * f)), max(1, round(h * f)))) if f < 1 else pixels
+    write_image(ImageData(np.ascontiguousarray(small[..., :3])), path, output_format="webp", quality=90)
+    return str(path)
+
+
+def face_previews(crops: list[tuple[Any, Any]], folder: Path) -> list[tuple[str, str]]:
+    """Each restored face before and after (``FaceReport.crops``: (3, 512, 512) tensors) as
+    (preview, caption) pairs."""
+    items = []
+    for i, pair in enumerate(crops, 1):
+        for label, t in zip(("before", "after"), pair):
+            items.append((preview(t.permute(1, 2, 0).numpy(), folder / f"face{i}_{label}.webp"), f"face {i} {label}"))
+    return items
+
+
+@dataclass
+class ImageOutcome:
+    """A restored upload: its before/after previews, the full-resolution file, metrics, face previews."""
+
+    before: str
+    after: str
+    file: str
+    metrics: dict[str, Any]
+    faces: list[tuple[str, str]]
+
+
+def restore_upload(src: Path, options: Any, new_folder: Callable[[], Path],
+                   progress: Callable[[float, str], None] | None = None, restore: Callable[..., Any] | None = None
+                   ) -> ImageOutcome:
+    """Restore the uploaded image ``src`` with ``restore`` (default ``pipeline.restore_image``; on
+    ZeroGPU ``zerogpu.restore_image``) and write the result (named after it, in ``options``'
+    format), its previews and its faces' into a folder from ``new_folder()``, made only once the work
+    has succeeded and removed again if writing fails. Raises what ``restore`` raises."""
+    from .media import FORMAT_EXT
+    from .metrics import resize_to
+    from .pipeline import restore_image
+
+    data = read_image(src, name=src.name)
+    result = (restore or restore_image)(data, options, progress=progress)
+    folder = new_folder()
+    try:
+        out = write_image(result.image, folder / f"{Path(src.name).stem or 'image'}_restored"
+                          f"{FORMAT_EXT[options.output_format]}", output_format=options.output_format,
+                          quality=options.quality, record=result.record())
+        pixels = result.image.pixels
+        before = preview(resize_to(data.pixels, (pixels.shape[1], pixels.shape[0])), folder / "before.webp")
+        faces = face_previews(result.report.faces.crops if result.report.faces else [], folder)
+        return ImageOutcome(before, preview(pixels, folder / "after.webp"), str(out), result.metrics, faces)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+class BatchRequest:
+    """A visitor's batch in ``folder``: the uploads gathered into ``in`` (at most ``max_files``
+    images, else ``RestorationError``), results into ``restored``; the report (restored with a preview
+    each, failed, skipped, why it stopped) fills as files finish (``on_item`` is the job's)."""
+
+    def __init__(self, uploads: list[Path], folder: Path, max_files: int) -> None:
+        self.folder, self.inputs, self.outputs = folder, folder / "in", folder / "restored"
+        shutil.rmtree(self.inputs, ignore_errors=True)  # a folder asked for again: the same names again
+        gathered = gather_uploads(uploads, self.inputs)
+        if gathered.images > max_files:
+            raise RestorationError(f"{gathered.images} images is over the limit of {max_files} per batch; split it.")
+        self.report: dict[str, Any] = {"restored": [], "failed": list(gathered.failed),
+                                       "skipped": list(gathered.skipped)}
+        self.gallery: list[tuple[str, str]] = []
+
+    def on_item(self, item: BatchItem, index: int, total: int) -> None:
+        rel = item.src.relative_to(self.inputs).as_posix()
+        if item.status == "failed":
+            self.report["failed"].append({"file": rel, "error": item.error})
+            return
+        pixels = read_image(item.dst).pixels
+        metrics = item.metrics or {}  # none for a file an earlier, interrupted run of this batch finished
+        self.report["restored"].append({"file": rel, "psnr": metrics.get("psnr"),
+                                        "size_out": metrics.get("size_out", [pixels.shape[1], pixels.shape[0]])})
+        self.gallery.append((preview(pixels, self.folder / f"preview_{index}.webp"), rel))
+
+    def stopped(self, e: BaseException, why: str) -> bool:
+        """Whether the batch, stopped part-way by ``e``, still delivers (some files are done and it
+        was not cancelled); if so ``why`` goes into the report."""
+        from .errors import Cancelled
+
+        if not self.report["restored"] or isinstance(e, Cancelled) or not isinstance(e, RestorationError):
+            return False
+        self.report["stopped"] = why
+        return True
+
+    def finish(self) -> Path | None:
+        """The zip of the results (None when none: the folder is then removed)."""
+        shutil.rmtree(self.inputs, ignore_errors=True)
+        if not self.report["restored"]:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return None
+        return zip_folder(self.outputs, self.folder / "restored.zip")

@@ -371,12 +371,13 @@ def test_app_reads_its_cluster_from_the_setting(monkeypatch):
     import app
 
     monkeypatch.setenv("RESTORATION_RAY_ADDRESS", "ray://head:10001")
-    assert app.Settings().ray_address == "ray://head:10001"
-    monkeypatch.setattr(app, "SETTINGS", app.Settings())
+    assert app.config.app_settings().ray_address == "ray://head:10001"
+    cfg = app.config.app_settings()
+    monkeypatch.setattr(app, "settings", lambda: cfg)
     texts = [c.get("props", {}).get("value") for c in app.build_app().config["components"]]
     assert "Batch and video jobs run on the Ray cluster `ray://head:10001`." in texts  # the page says where
     monkeypatch.delenv("RESTORATION_RAY_ADDRESS")
-    assert app.Settings().ray_address is None  # unset: jobs run in the app's own process
+    assert app.config.app_settings().ray_address is None  # unset: jobs run in the app's own process
 
 
 def test_scaling_harness_runs_and_reports(tmp_path, ray_local, monkeypatch):

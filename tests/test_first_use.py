@@ -26,6 +26,7 @@ from restoration import (
     restore_folder,
     restore_image,
     restore_video,
+    serving,
 )
 from restoration.metrics import resize_to, sharpness
 
@@ -148,7 +149,7 @@ def test_the_app_tells_the_visitor_what_to_do_and_the_log_tells_the_operator(ser
                                                                               caplog):
     without("gfpgan-v1.4.safetensors")
     Image.fromarray(photo).save(tmp_path / "a.png")
-    with caplog.at_level(logging.WARNING, logger="restoration.app"), RestorationClient(server) as c:
+    with caplog.at_level(logging.WARNING, logger="restoration"), RestorationClient(server) as c:
         with pytest.raises(ClientError) as e:
             c.restore_image(tmp_path / "a.png", preset="old-photo")
     assert str(e.value) == ("The face model gfpgan-v1.4 is not available on this server: set Faces to off to "
@@ -234,7 +235,7 @@ def test_a_batch_that_stops_still_delivers_what_it_finished(server, without, pho
     assert r.report["stopped"] == "The colorizer ddcolor is not available on this server: set Colorize to off to " \
                                   "restore without it."
     assert zipfile.ZipFile(r.archive).namelist() == ["a.png"]
-    assert app._batch_status(r.report).startswith("**Stopped after 1 file(s):**")
+    assert serving.batch_status(r.report).startswith("**Stopped after 1 file(s):**")
 
 
 # --- gradio's REST protocol ------------------------------------------------------------------------

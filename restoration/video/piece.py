@@ -26,16 +26,15 @@ from .plan import VideoTask
 from .segments import SegmentEncoder, SegmentWriter
 from .stabilize import TemporalStabilizer
 
-_ONE_FILE = 1 << 62  # frames per file of a piece written as a single segment file
-
 
 @dataclass(frozen=True)
 class Piece:
-    """Frames of a job from ``start`` on, written as segment files numbered from ``first_segment``.
+    """Frames of a job from ``start`` on, written as segment files numbered from ``first_segment`` (a
+    new file every ``task.segment_frames`` frames, so ``start`` is a segment's first frame).
 
     ``window`` None: the rest of the video, decoded from its start (frames before ``start`` are
-    skipped), a new segment file every ``segment_frames``. Else exactly the frames of ``window``
-    (decoded from the keyframe before its warm-up), all in segment file ``first_segment``."""
+    skipped). Else exactly the frames of ``window`` (decoded from the keyframe before its warm-up):
+    one segment, or several in a row."""
 
     first_segment: int
     start: int
@@ -139,9 +138,8 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
     batch_size = task.video.batch
     depth = max(4, 2 * batch_size)
     reader = FrameReader(task.src, piece.start if piece.window is None else 0, run.stop, depth, piece.window)
-    per_file = task.segment_frames if piece.window is None else _ONE_FILE
-    encoder = SegmentEncoder(task.work, task.dst, task.video, task.info.time_base, task.info.rate, per_file,
-                             piece.first_segment)
+    encoder = SegmentEncoder(task.work, task.dst, task.video, task.info.time_base, task.info.rate,
+                             task.segment_frames, piece.first_segment)
     writer = SegmentWriter(encoder, run.stop, depth)
     reader.start()
     writer.start()

@@ -88,6 +88,7 @@ class VideoTask:
     options: RestoreOptions
     video: VideoOptions
     monochrome: bool | None
+    per_segment: int | None = None  # frames per segment file, when an executor cuts finer than the options
 
     @property
     def work(self) -> Path:
@@ -97,7 +98,7 @@ class VideoTask:
     @property
     def segment_frames(self) -> int:
         """Frames per segment file: the unit of resuming, and of the work a piece gets when split."""
-        return max(1, round((self.info.fps or 25.0) * self.video.segment_seconds))
+        return self.per_segment or max(1, round((self.info.fps or 25.0) * self.video.segment_seconds))
 
     @property
     def total(self) -> int:
@@ -117,7 +118,8 @@ class VideoTask:
     def start_work(self) -> int:
         """Make the work folder ready (an earlier run's segments kept only when it was this same job);
         returns how many segments are already finished, from the first."""
-        return prepare_work_dir(self.work, fingerprint(self.src, self.dst, self.options, self.video))
+        job = {**fingerprint(self.src, self.dst, self.options, self.video), "segment_frames": self.segment_frames}
+        return prepare_work_dir(self.work, job)
 
 
 class ProgressLine:
@@ -175,9 +177,13 @@ def frame_times(src: Path) -> list[int] | None:
 def segment_windows(times: list[int], per_segment: int, warmup: int) -> list[Window]:
     """One ``Window`` per segment file: frames ``[k * per_segment, (k + 1) * per_segment)``, each
     with up to ``warmup`` frames before it."""
-    windows = []
-    for k in range(math.ceil(len(times) / per_segment)):
-        start, end = k * per_segment, min((k + 1) * per_segment, len(times))
-        warm = max(0, start - warmup)
-        windows.append(Window(start, times[warm], times[start], times[end] if end < len(times) else None))
-    return windows
+    count = math.ceil(len(times) / per_segment)
+    return [frames_window(times, k * per_segment, min((k + 1) * per_segment, len(times)), warmup)
+            for k in range(count)]
+
+
+def frames_window(times: list[int], start: int, end: int, warmup: int) -> Window:
+    """The ``Window`` of frames ``[start, end)`` (indices into ``times``), with up to ``warmup``
+    frames before it."""
+    warm = max(0, start - warmup)
+    return Window(start, times[warm], times[start], times[end] if end < len(times) else None)
