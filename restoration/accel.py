@@ -34,7 +34,7 @@ def configure_cuda() -> None:
 def compile_requested() -> bool:
     """True when ``RESTORATION_COMPILE`` asks for ``torch.compile`` (never on a ZeroGPU Space, whose
     short-lived GPU processes would pay for compiling at every call)."""
-    if config.get("SPACES_ZERO_GPU"):
+    if config.on_zerogpu():
         if config.get("RESTORATION_COMPILE"):
             log.warning("RESTORATION_COMPILE is ignored on ZeroGPU")
         return False

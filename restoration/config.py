@@ -163,6 +163,18 @@ def app_settings() -> AppSettings:
                        get("RESTORATION_RAY_ADDRESS"))
 
 
+def on_zerogpu() -> bool:
+    """Whether this process runs on a ZeroGPU Space: ``SPACES_ZERO_GPU``, set by the platform, or the
+    ``spaces`` package's own ``spaces.config.Config.zero_gpu``."""
+    if get("SPACES_ZERO_GPU"):
+        return True
+    try:
+        from spaces.config import Config  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    return bool(getattr(Config, "zero_gpu", False))
+
+
 def cache_home() -> Path:
     """The user's cache folder: ``XDG_CACHE_HOME``, else ``~/.cache``."""
     return get("XDG_CACHE_HOME") or Path.home() / ".cache"

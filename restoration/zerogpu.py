@@ -35,8 +35,8 @@ _calls_lock = threading.Lock()
 
 
 def active() -> bool:
-    """Whether this process runs on a ZeroGPU Space (``SPACES_ZERO_GPU``, set by the platform)."""
-    return bool(config.get("SPACES_ZERO_GPU"))
+    """Whether this process runs on a ZeroGPU Space (``config.on_zerogpu``)."""
+    return config.on_zerogpu()
 
 
 def gpu(duration: float | Callable[..., float]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -59,7 +59,7 @@ class GpuCallError(RestorationError):
 
 def _refusal(e: BaseException, seconds: float) -> GpuCallError | None:
     """``e``, raised by a GPU call, as what the visitor can do, when it is the platform's refusal."""
-    text = str(e).strip() or type(e).__name__
+    text = str(getattr(e, "message", None) or e).strip() or type(e).__name__
     low = text.lower()
     kept = "The work already done is kept: asking again resumes it."
     if "quota" in low:
