@@ -97,7 +97,11 @@ class Blocks(gr.Blocks):
     """``gr.Blocks`` whose endpoints answer callers of gradio's REST protocol (curl, any language) as
     they answer ``gradio_client``: inputs left out at the end are None ("not given"), and an input
     that cannot be read is refused with what is wrong (gradio's own errors reach such a caller only
-    as ``{"error": null}``)."""
+    as ``{"error": null}``). It serves the results folder wherever ``RESTORATION_OUTPUT_DIR`` puts it."""
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["allowed_paths"] = [*(kwargs.get("allowed_paths") or []), str(settings().output_root)]
+        return super().launch(*args, **kwargs)
 
     def validate_inputs(self, block_fn: Any, inputs: list[Any]) -> None:
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
@@ -121,10 +125,6 @@ def _fail(e: BaseException, request: gr.Request | None, tab: str) -> gr.Error:
     message = e.message if isinstance(e, gr.Error) else serving.for_visitor(e)
     ERRORS.put(request.session_hash if request is not None else None, tab, message)
     return e if isinstance(e, gr.Error) else gr.Error(message)
-
-
-def _executor() -> Any:
-    return serving.executor(settings().ray_address)
 
 
 def _job_dir(key: str | None = None) -> Path:  # one request's folder; on ZeroGPU the same again for a retry
@@ -151,6 +151,7 @@ def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[
             except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
                 raise _fail(e, request, tab) from e
 
+        functools.update_wrapper(endpoint, fn)
         P = inspect.Parameter
         endpoint.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
             P(next(iter(inspect.signature(fn).parameters)), P.POSITIONAL_OR_KEYWORD),
@@ -158,8 +159,6 @@ def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[
             P("progress", P.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
             P("request", P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)])
         endpoint.__annotations__ = {"request": gr.Request}  # gradio injects the request by this hint
-        endpoint.__name__ = endpoint.__qualname__ = fn.__name__
-        endpoint.__doc__ = fn.__doc__
         return endpoint
 
     return wrap
@@ -186,8 +185,9 @@ def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], repor
         raise RestorationError("No files given: upload images or a zip first.")
     opts, paths = serving.visitor_options(given), [_upload(f, "file") for f in files]
     batch = workspace.BatchRequest(paths, _job_dir(workspace.request_key(paths, given)), settings().max_batch_files)
+    where = serving.executor(settings().ray_address)
     work = lambda cancel, moved: restore_folder(batch.inputs, batch.outputs, opts, on_item=batch.on_item,  # noqa
-                                                progress=moved, cancel=cancel, executor=_executor())
+                                                progress=moved, cancel=cancel, executor=where)
     try:
         try:
             yield from serving.in_background(work, "batch-job", report,
@@ -217,7 +217,7 @@ def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Cal
             kept = dst.parent / f"source{src.suffix.lower()}"
             src = kept if kept.is_file() else Path(shutil.copy2(src, kept))
         work = lambda cancel, moved: restore_video(src, dst, opts, vopts, cancel=cancel,  # noqa: E731
-                                                   executor=_executor(), progress=moved)
+                                                   executor=serving.executor(settings().ray_address), progress=moved)
         res = yield from serving.in_background(work, "video-job", report, lambda: (gr.skip(),) * 3)
     except BaseException:  # a new request cannot resume this job's parts (on ZeroGPU it can): remove them
         if not zerogpu.active():
@@ -439,6 +439,7 @@ def main() -> int:
     if cfg.ray_address:
         log.info("batch and video jobs run on Ray (%s); results are kept in %s, which every node must reach",
                  cfg.ray_address, cfg.output_root)
+    serving.stop_on_sigterm()  # docker stop, a Space's restart, any supervisor: jobs stop, the server closes
     # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
     demo.launch(server_name=config.get("GRADIO_SERVER_NAME"), server_port=config.get("GRADIO_SERVER_PORT"),
                 max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb, cfg.max_model_mb)}mb")

@@ -9,6 +9,7 @@ the value and what is expected, never a bare traceback. README's settings table 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 
 
 def _expected(s: Setting) -> str:
+    if s.name == "RESTORATION_RAY_ADDRESS":
+        return "local, auto, HEAD:6379 (on a node of the cluster) or ray://HEAD:10001 (Ray Client, from anywhere)"
     floor = f" of at least {s.minimum:g}" if s.minimum is not None else ""
     return {"int": f"a whole number{floor}", "float": f"a number{floor}", "flag": "1/true/yes/on or 0/false/no/off",
             "path": "a folder path", "text": "text"}[s.kind]
@@ -112,7 +115,12 @@ def get(name: str) -> Any:
     return value
 
 
+_RAY_ADDRESS = re.compile(r"^(local|auto|ray://[\w.-]+(:\d+)?|[\w.-]+:\d+)$")
+
+
 def _parse(s: Setting, raw: str) -> Any:
+    if s.name == "RESTORATION_RAY_ADDRESS" and not _RAY_ADDRESS.match(raw):
+        raise ValueError(raw)
     if s.kind == "flag":
         low = raw.lower()
         if low in _TRUE | _FALSE:

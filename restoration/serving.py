@@ -142,13 +142,19 @@ class LastErrors:
 class Background:
     """``work(cancel, progress)`` in a thread of its own, so the caller can show its progress and pass
     a Stop on (``stop``: sets ``cancel`` and waits for the work to end). ``result()`` returns what
-    ``work`` returned or raises what it raised."""
+    ``work`` returned or raises what it raised. ``stop_all`` stops every one running (a server that
+    is shutting down)."""
+
+    running_jobs: set[Background] = set()
+    _jobs_lock = threading.Lock()
 
     def __init__(self, work: Callable[[threading.Event, Callable[[float, str], None]], Any], name: str) -> None:
         self.fraction, self.message = 0.0, "starting"
         self.cancel = threading.Event()
         self._outcome: tuple[bool, Any] | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=name)
+        with Background._jobs_lock:
+            Background.running_jobs.add(self)
         self._thread.start()
 
     def _run(self, work: Callable[..., Any]) -> None:
@@ -156,6 +162,22 @@ class Background:
             self._outcome = (True, work(self.cancel, self._progress))
         except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
             self._outcome = (False, e)
+        finally:
+            with Background._jobs_lock:
+                Background.running_jobs.discard(self)
+
+    @classmethod
+    def stop_all(cls, timeout: float = 8.0) -> int:
+        """Cancel every job running and wait up to ``timeout`` seconds for them to end (each stops at
+        its next batch of frames or file; what is finished stays, nothing is left half written).
+        Returns how many there were."""
+        with cls._jobs_lock:
+            jobs = list(cls.running_jobs)
+        for job in jobs:
+            job.cancel.set()
+        for job in jobs:
+            job._thread.join(timeout / max(1, len(jobs)))
+        return len(jobs)
 
     def _progress(self, fraction: float, message: str) -> None:
         self.fraction, self.message = fraction, message
@@ -175,6 +197,19 @@ class Background:
         if not ok:
             raise value
         return value
+
+
+def stop_on_sigterm() -> None:
+    """On SIGTERM (``docker stop``, a Space's restart, any supervisor): stop the running jobs (what is
+    finished stays, nothing is left half written), then raise ``KeyboardInterrupt`` in the main
+    thread, on which a server's loop closes as on Ctrl-C (Gradio's closes its queue and returns)."""
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        log.info("SIGTERM: stopped %d running job(s); closing the server", Background.stop_all())
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def in_background(work: Callable[[threading.Event, Callable[[float, str], None]], Any], name: str,

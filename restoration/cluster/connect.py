@@ -95,8 +95,9 @@ def connect(cluster: ClusterSpec) -> Any:
             log.info("joined the Ray cluster at %s: %s", address, ray.cluster_resources())
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
         raise RestorationError(f"Ray cluster {address or '(embedded)'}: cannot start or join it ({e}); check "
-                               "the address (ray://HEAD:10001 or HEAD:6379) and that the head is running "
-                               "(ray start --head)") from e
+                               "the address and that the head is running (ray start --head). HEAD:6379 works only "
+                               "on a node of the cluster (run `ray start --address=HEAD:6379` on this machine "
+                               "first); from anywhere else use Ray Client: ray://HEAD:10001") from e
     return ray
 
 
