@@ -30,7 +30,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "weights"
+SHARED = Path(os.environ.get("RESTORATION_BENCH_WEIGHTS") or ROOT.parent / "shared" / "weights")
 
 
 def prepare(folder: Path, models: list[str]) -> None:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restoration import RestoreOptions, restore_tensor  # noqa: E402
 from restoration.catalog import list_models  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "weights"
+SHARED = Path(os.environ.get("RESTORATION_BENCH_WEIGHTS") or Path(__file__).resolve().parents[2] / "shared" / "weights")
 TRAINED = {
     "realesrgan-x4plus": "RealESRGAN_x4plus.fp16.safetensors",
     "realesrgan-x4plus-anime": "RealESRGAN_x4plus_anime_6B.fp16.safetensors",
