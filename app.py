@@ -21,7 +21,7 @@ from gradio.exceptions import InvalidPathError
 import restoration
 from client import endpoints as api
 from client.endpoints import OPTION_PARAMS, field
-from restoration import RestorationError, config, serving, uploads, workspace, zerogpu
+from restoration import RestorationError, config, serving, workspace, zerogpu
 from restoration.arches import default_fidelity
 from restoration.catalog import model_ids
 from restoration.jobs import restore_folder, restore_video
@@ -35,13 +35,9 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 settings = functools.cache(config.app_settings)  # read once, when the app is built
 
 
-
-
 # --- widgets that speak to API callers -----------------------------------------------------------
 class UploadedImage(gr.Image):
-    """An image input that hands the uploaded file to the library untouched: its decoder keeps bit
-    depth, ICC and EXIF, and words the error if the file is not an image (``gr.Image`` re-decodes
-    with PIL)."""
+    """An image input that hands the upload to the library's decoder untouched (bit depth, ICC, EXIF)."""
 
     @classmethod
     def get_block_name(cls) -> str:
@@ -94,10 +90,8 @@ class Slider(_naming_errors(gr.Slider, "slider")):
 
 
 class Blocks(gr.Blocks):
-    """``gr.Blocks`` whose endpoints answer callers of gradio's REST protocol (curl, any language) as
-    they answer ``gradio_client``: inputs left out at the end are None ("not given"), and an input
-    that cannot be read is refused with what is wrong (gradio's own errors reach such a caller only
-    as ``{"error": null}``). It serves the results folder wherever ``RESTORATION_OUTPUT_DIR`` puts it."""
+    """Blocks that answer REST callers (curl) as ``gradio_client``: inputs left out are None, and an unreadable
+    one is refused with why (not ``{"error": null}``); the results folder is served wherever it is."""
 
     def launch(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["allowed_paths"] = [*(kwargs.get("allowed_paths") or []), str(settings().output_root)]
@@ -136,18 +130,17 @@ def _upload(path: str | None, what: str, limit_mb: int | None = None) -> Path:
 
 
 def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A restore endpoint, a generator ``fn(media, given, report)``, as gradio and its API see it: the
-    media input, then every option of ``OPTION_PARAMS`` (and ``extra``) by name, each None ("not
-    given": the preset's value stays) unless sent; ``given`` is those options as a dict, ``report``
-    moves the progress bar. A failure reaches the visitor in their words, and stays in the status
-    line of ``tab`` until the next run."""
+    """A restore endpoint, a generator ``fn(media, given, report)``, as gradio sees it: the media, then each
+    option of ``OPTION_PARAMS`` (and ``extra``) by name, None ("not given") unless sent, for this visitor;
+    a failure reaches them in their words and stays in ``tab``'s status line until the next run."""
     names = (*OPTION_PARAMS, *extra)
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         def endpoint(media: Any, *args: Any) -> Any:
             *values, progress, request = args
             try:
-                return (yield from fn(media, dict(zip(names, values)), lambda f, m: progress(f, desc=m)))
+                with serving.visitor_scope(_visitor(request)):
+                    return (yield from fn(media, dict(zip(names, values)), lambda f, m: progress(f, desc=m)))
             except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
                 raise _fail(e, request, tab) from e
 
@@ -229,41 +222,44 @@ def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Cal
     yield (str(res.path) if res.path.suffix in (".mp4", ".webm") else None), str(res.path), res.metrics
 
 
-def _refusals(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` whose refusals reach the caller in the visitor's words (nothing is stored or removed)."""
-
-    @functools.wraps(fn)
-    def run(arg: Any) -> Any:
-        try:
-            return fn(arg)
-        except Exception as e:  # noqa: BLE001
-            raise gr.Error(serving.for_visitor(e)) from e
-
-    return run
+def _visitor(request: gr.Request | None) -> str | None:  # a signed-in Hugging Face user, else the session
+    return serving.visitor_key(getattr(request, "username", None), getattr(request, "session_hash", None))
 
 
-@_refusals
-def add_model_endpoint(file: str | None) -> dict[str, Any]:
-    """Add a model file (checked with spandrel, stored under its content hash). Returns what it is;
-    its ``name`` is how it is chosen from then on."""
-    return serving.add_model(file, settings().max_model_mb)
+def _as_visitor(request: gr.Request | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` for the visitor of ``request``; a refusal reaches them in their words."""
+    try:
+        with serving.visitor_scope(_visitor(request)):
+            return fn(*args)
+    except Exception as e:  # noqa: BLE001 - a refused file is a message, nothing is stored or removed
+        raise gr.Error(serving.for_visitor(e)) from e
 
 
-@_refusals
-def remove_model_endpoint(name: str | None) -> list[dict[str, Any]]:
-    """Remove an added model by its ``name``; returns the models still added."""
-    uploads.remove_model(str(name or ""))
-    return uploads.list_added()
+def add_model_endpoint(file: str | None, request: gr.Request) -> dict[str, Any]:
+    """Add a model file (checked with spandrel, stored under its content hash) for this visitor (see
+    ``RESTORATION_USER_MODELS``). Returns what it is; its ``name`` is how it is chosen from then on."""
+    return _as_visitor(request, serving.add_model, file, settings().max_model_mb)
+
+
+def remove_model_endpoint(name: str | None, request: gr.Request) -> list[dict[str, Any]]:
+    """Remove an added model of this visitor by its ``name``; returns the models they still have."""
+    return _as_visitor(request, serving.remove_model, name)
+
+
+def list_models_endpoint(request: gr.Request) -> list[dict[str, Any]]:
+    """The catalogue, each with where it is (``available``), then the models this visitor added."""
+    return _as_visitor(request, serving.catalogue)
 
 
 # --- the UI --------------------------------------------------------------------------------------
 _PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "sharpen", "face")
 
 
-def _refresh_menus(names: list[str]) -> list[Any]:
-    """New choices for the model menus ``names`` (option names, in output order), and the removal menu."""
-    return [gr.update(choices=c) for c in (*map(serving.menu_choices, (serving.MENU_OPTIONS[n] for n in names)),
-                                           [(i["file"], i["name"]) for i in uploads.list_added()])]
+def _refresh_menus(names: list[str], request: gr.Request | None) -> list[Any]:
+    """The model menus ``names`` (in output order) and the removal menu, as this visitor sees them."""
+    with serving.visitor_scope(_visitor(request)):
+        return [gr.update(choices=c) for c in (*map(serving.menu_choices, (serving.MENU_OPTIONS[n] for n in names)),
+                                               [(i["file"], i["name"]) for i in serving.added_models()])]
 
 
 def _preset_values(preset: str | None) -> list[Any]:
@@ -273,8 +269,7 @@ def _preset_values(preset: str | None) -> list[Any]:
 
 
 def _widget(name: str, value: Any = None, choices: Any = None, **kw: Any) -> gr.components.Component:
-    """The widget of the option ``name``, with its label, range or choices from the library's
-    ``restoration.options.FIELDS``. ``value`` None is "not given" (see ``Slider``)."""
+    """The widget of option ``name`` as the library's ``FIELDS`` define it; ``value`` None is "not given"."""
     f = field(name)
     kw = {"label": f.label, "info": f.hint, "value": value, **kw}
     if choices is not None or (f.choices is not None and len(f.choices) > 3):  # models: a menu, however few
@@ -285,9 +280,8 @@ def _widget(name: str, value: Any = None, choices: Any = None, **kw: Any) -> gr.
 
 
 def _options_panel(default_preset: str = "old-photo", images: bool = True) -> tuple[Any, list[Any]]:
-    """The preset and the option widgets, in ``OPTION_PARAMS`` order. The widgets start as "not given"
-    (so an API caller who leaves them out gets the preset's values); in the page, loading and choosing
-    a preset fill them. ``images`` False (the Video tab) hides what only image files use."""
+    """The preset and the option widgets (``OPTION_PARAMS`` order), "not given" until the page fills them from
+    the preset (an API caller gets the preset's values); ``images`` False hides what only images use."""
     w: dict[str, Any] = {}
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False), gr.Row():
@@ -316,16 +310,14 @@ def _options_panel(default_preset: str = "old-photo", images: bool = True) -> tu
 
 
 def _run_button(button: gr.Button, status: gr.Markdown, tab: str, endpoint: str, **event: Any) -> Any:
-    """The run of ``button``'s tab (``event``: the function of ``endpoint`` and its wiring). The tab's ``status`` line
-    is emptied as the run starts (first, in one chain: a second listener of the click could empty it
-    after a quick failure had filled it) and says why when it fails, until the next run."""
+    """The run of ``button``'s tab (``event``: ``endpoint``'s function and wiring); ``status`` is emptied first (in
+    one chain: a second listener could empty it after a quick failure) and says why a run failed."""
 
     def failed(request: gr.Request) -> str:
         return ERRORS.status(request.session_hash if request is not None else None, tab)
 
-    cfg = settings()
     run = button.click(lambda: "", None, status, api_visibility="private", queue=False).then(
-        **event, api_name=api.api_name(endpoint), concurrency_id="gpu", concurrency_limit=cfg.concurrency)
+        **event, api_name=api.api_name(endpoint), concurrency_id="gpu", concurrency_limit=settings().concurrency)
     run.failure(failed, None, status, api_visibility="private", queue=False)
     return run
 
@@ -333,6 +325,7 @@ def _run_button(button: gr.Button, status: gr.Markdown, tab: str, endpoint: str,
 def build_app() -> gr.Blocks:
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
     cfg = settings()
+    serving.forget_sessions()  # the sessions of an earlier run of the server are gone, and their models
     panels = []  # (preset widget, its controls), filled from the preset when the page loads
     with Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
@@ -398,6 +391,7 @@ def build_app() -> gr.Blocks:
                         ).success(serving.batch_status, report, status, api_visibility="private", queue=False)
         with gr.Tab("Models & About"):
             about = gr.Markdown(elem_id="about")
+            gr.Markdown(serving.USER_MODELS_NOTE[cfg.user_models], elem_id="user-models-note")
             with gr.Row():
                 model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
                                      file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
@@ -408,18 +402,22 @@ def build_app() -> gr.Blocks:
                                            allow_custom_value=True)
                     remove_button = gr.Button("Remove", variant="stop")
             catalogue = gr.JSON(label="Catalogue")
-        demo.load(serving.catalogue, None, catalogue, api_name=api.api_name(api.LIST_MODELS))
+        demo.load(list_models_endpoint, None, catalogue, api_name=api.api_name(api.LIST_MODELS))
         demo.load(lambda: serving.about({"gradio": gr.__version__}), None, about, api_visibility="private",
                   queue=False)  # what is on the server now
         menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
                  if n in serving.MENU_OPTIONS]
-        refresh = dict(fn=lambda: _refresh_menus([n for n, _ in menus]), inputs=None,
+
+        def refresh_menus(request: gr.Request) -> list[Any]:  # as this visitor sees them
+            return _refresh_menus([n for n, _ in menus], request)
+
+        refresh = dict(fn=refresh_menus, inputs=None,
                        outputs=[*(w for _, w in menus), remove_menu], api_visibility="private", queue=False)
         demo.load(**refresh)
         for button, fn, widget, name in ((add_button, add_model_endpoint, model_file, api.ADD_MODEL),
                                          (remove_button, remove_model_endpoint, remove_menu, api.REMOVE_MODEL)):
             button.click(fn, widget, added_info, api_name=api.api_name(name)).success(**refresh).then(
-                serving.catalogue, None, catalogue, api_visibility="private", queue=False)
+                list_models_endpoint, None, catalogue, api_visibility="private", queue=False)
         for preset_widget, controls in panels:
             by_name = dict(zip(OPTION_PARAMS[1:], controls))
             demo.load(_preset_values, preset_widget, [by_name[n] for n in _PRESET_CONTROLS],

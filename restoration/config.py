@@ -33,6 +33,7 @@ class Setting:
     meaning: str
     minimum: float | None = None
     group: str = "library"
+    choices: tuple[str, ...] | None = None
 
 
 _S = Setting
@@ -78,6 +79,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_MAX_VIDEO_MB", "int", 500, "largest video, in MB", 1, group="app"),
     _S("RESTORATION_MAX_BATCH_FILES", "int", 200, "images per batch (after unzipping)", 1, group="app"),
 
+    _S("RESTORATION_USER_MODELS", "text", "own", "who may add models (a file in the Models tab, or `hf:` "
+       "references): `off` (nobody), `own` (each visitor sees, uses and removes only theirs, while their results "
+       "are kept), `shared` (everyone sees everyone's: a private server)", group="app",
+       choices=("off", "own", "shared")),
+    _S("RESTORATION_USER_MODELS_MB", "int", 4096, "total size of the files visitors bring (added models and "
+       "`hf:` downloads), in MB; past it the least recently used go", 1, group="app"),
     _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
        group="app"),
     _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),
@@ -90,6 +97,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 def _expected(s: Setting) -> str:
     if s.name == "RESTORATION_RAY_ADDRESS":
         return "local, auto, HEAD:6379 (on a node of the cluster) or ray://HEAD:10001 (Ray Client, from anywhere)"
+    if s.choices is not None:
+        return "one of " + ", ".join(s.choices)
     floor = f" of at least {s.minimum:g}" if s.minimum is not None else ""
     return {"int": f"a whole number{floor}", "float": f"a number{floor}", "flag": "1/true/yes/on or 0/false/no/off",
             "path": "a folder path", "text": "text"}[s.kind]
@@ -120,6 +129,8 @@ _RAY_ADDRESS = re.compile(r"^(local|auto|ray://[\w.-]+(:\d+)?|[\w.-]+:\d+)$")
 
 def _parse(s: Setting, raw: str) -> Any:
     if s.name == "RESTORATION_RAY_ADDRESS" and not _RAY_ADDRESS.match(raw):
+        raise ValueError(raw)
+    if s.choices is not None and raw not in s.choices:
         raise ValueError(raw)
     if s.kind == "flag":
         low = raw.lower()
@@ -159,6 +170,8 @@ class AppSettings:
     output_ttl_s: int
     output_root: Path
     ray_address: str | None
+    user_models: str
+    user_models_mb: int
 
 
 def app_settings() -> AppSettings:
@@ -168,7 +181,8 @@ def app_settings() -> AppSettings:
     return AppSettings(get("RESTORATION_CONCURRENCY"), get("RESTORATION_QUEUE_SIZE"), get("RESTORATION_MAX_UPLOAD_MB"),
                        get("RESTORATION_MAX_VIDEO_MB"), get("RESTORATION_MAX_BATCH_FILES"),
                        get("RESTORATION_MAX_MODEL_MB"), get("RESTORATION_OUTPUT_TTL"), output_root(),
-                       get("RESTORATION_RAY_ADDRESS"))
+                       get("RESTORATION_RAY_ADDRESS"), get("RESTORATION_USER_MODELS"),
+                       get("RESTORATION_USER_MODELS_MB"))
 
 
 def on_zerogpu() -> bool:

@@ -189,6 +189,11 @@ def availability(model_id: str) -> Availability:
     return "download" if spec.hub_repo and not is_offline() else "unavailable"
 
 
+def cached(model_id: str) -> Path | None:
+    """The Hub cache's file of ``model_id`` (a catalogue id or ``hf:...``), or None; no network."""
+    return cached_path(_spec_of(model_id))
+
+
 def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
     """Find (or fetch) the weight file of ``model_id``: a catalogue id, or ``hf:owner/repo/file[@rev]``
     (checked against the hash recorded at its first download).
@@ -257,21 +262,31 @@ def download(model_id: str, *, force: bool = False) -> Path:
     return path
 
 
-def _check_hub_size(spec: ModelSpec) -> None:
-    """Refuse, before downloading, a Hub file larger than ``RESTORATION_MAX_MODEL_MB``: anyone who may
-    name a model (an app user typing ``hf:...``) could otherwise fill the disk. When the size cannot
-    be read, the download itself reports why."""
+def hub_file_size(model_id: str) -> int | None:
+    """The size in bytes of the Hub file of ``model_id`` (``hf:owner/repo/file``), read without
+    downloading it; None when it cannot be read (offline, unreachable: the download will say why)."""
+    return _hub_size(_spec_of(model_id))
+
+
+def _hub_size(spec: ModelSpec) -> int | None:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    cap = config.get("RESTORATION_MAX_MODEL_MB")
     try:
         meta = get_hf_file_metadata(hf_hub_url(spec.hub_repo, spec.filename, revision=spec.revision),
                                     token=config.get("HF_TOKEN"))
     except Exception:  # noqa: BLE001 - network errors of several libraries: the download says what is wrong
-        return
-    if meta.size is not None and meta.size > cap << 20:
+        return None
+    return meta.size
+
+
+def _check_hub_size(spec: ModelSpec) -> None:
+    """Refuse, before downloading, a Hub file larger than ``RESTORATION_MAX_MODEL_MB``: anyone who may
+    name a model (an app user typing ``hf:...``) could otherwise fill the disk. When the size cannot
+    be read, the download itself reports why."""
+    cap, size = config.get("RESTORATION_MAX_MODEL_MB"), _hub_size(spec)
+    if size is not None and size > cap << 20:
         raise WeightsUnavailableError(
-            f"{spec.hub_repo}/{spec.filename} is {meta.size / 2**20:,.0f} MB, more than RESTORATION_MAX_MODEL_MB "
+            f"{spec.hub_repo}/{spec.filename} is {size / 2**20:,.0f} MB, more than RESTORATION_MAX_MODEL_MB "
             f"({cap:,} MB) allows; nothing was downloaded. Raise the limit to use it")
 
 
@@ -299,6 +314,11 @@ def _hub_download(spec: ModelSpec, force: bool) -> Path:
     except (OSError, hf_errors.HfHubHTTPError) as e:
         why = f"downloading {where} failed ({e});"
     raise WeightsUnavailableError(f"{why} {_hint(spec)}")
+
+
+def forget(path: Path) -> None:
+    """Delete a downloaded file from the Hub cache (its snapshot entry and the blob behind it)."""
+    _remove_cached(path)
 
 
 def _remove_cached(path: Path) -> None:

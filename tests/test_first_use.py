@@ -59,7 +59,7 @@ def _stages_started(events: list[tuple[float, str]]) -> list[str]:
 def test_each_model_menu_lists_its_own_kind_of_model():
     """The menus refreshed at every page load get the choices of the option they show (the lists of
     Faces and Denoiser were swapped)."""
-    updates = app._refresh_menus(["model", "face", "denoise_model"])
+    updates = app._refresh_menus(["model", "face", "denoise_model"], None)
     values = [[v for _, v in u["choices"]] for u in updates[:3]]
     assert values[0] == ["realesr-animevideov3", "realesr-general-x4v3", "realesrgan-x2plus", "realesrgan-x4plus",
                          "realesrgan-x4plus-anime"]
