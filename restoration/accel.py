@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -25,6 +26,17 @@ import torch
 from . import config
 
 log = logging.getLogger(__name__)
+
+@functools.cache
+def cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX, from the processor's own flags on
+    Linux); elsewhere, or when it cannot tell, False: bf16 is then emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
 
 def configure_cuda() -> None:
     """Apply the CUDA-wide settings (cuDNN autotuning unless ``RESTORATION_CUDNN_BENCHMARK=0``)."""

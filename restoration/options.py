@@ -88,7 +88,8 @@ IMAGE_FIELDS: tuple[Field, ...] = (
     _f("face_min_size", int, 16, "Smallest face (px)", "faces smaller than this (input pixels) are left "
        "as they are and counted as skipped", lo=0, hi=4096, step=1),
     _f("device", str, "auto", "Device", "auto (CUDA when present), cpu, cuda or cuda:N"),
-    _f("precision", str, "auto", "Precision", "auto (fp16 on CUDA where the model allows it), fp32, "
+    _f("precision", str, "auto", "Precision", "auto (fp16 on CUDA where the model allows it; bf16 "
+       "on a CPU with AVX-512 BF16 or AMX for upscalers and face models, checked against fp32), fp32, "
        "fp16 or bf16", choices=("auto", "fp32", "fp16", "bf16")),
     _f("tile", int, 0, "Tile", f"tile edge in input pixels (the part of each tile that is kept), "
        f"0 = automatic, else at least {MIN_TILE}", lo=0, hi=16384, step=8),

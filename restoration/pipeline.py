@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import metrics, stages, tiling
+from . import metrics, speed, stages, tiling
 from ._version import __version__
 from .color import to_array, to_tensor
 from .errors import ChecksumMismatchError, WeightsUnavailableError
@@ -41,8 +41,6 @@ _TASKS = {"superres": "super-resolution", "colorize": "colorization", "face": "f
 _ROLES = {"model": "superres", "denoise_model": "denoise", "face": "face", "color_model": "colorize"}
 _COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
-# Share of the progress bar each stage gets when it runs.
-_WEIGHTS = {"denoise": 1.0, "superres": 6.0, "faces": 2.0, "colorize": 2.0, "sharpen": 0.3}
 
 
 @dataclass
@@ -60,12 +58,22 @@ class StageReport:
 
 @dataclass
 class RestoreResult:
-    """``image``: the restored ``ImageData``; ``metrics``: see ``metrics.compute``; ``report``."""
+    """``image``: the restored ``ImageData``; ``report``; ``metrics`` (see ``metrics.compute``), computed
+    when first read: SSIM and the rest cost about as much as a compact network on a CPU, and a caller
+    that only wants the picture does not pay for them."""
 
     image: ImageData
-    metrics: dict[str, Any]
     report: StageReport
     options: RestoreOptions
+    source: ImageData = field(repr=False)
+    reference: np.ndarray | None = field(default=None, repr=False)
+    _metrics: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        if self._metrics is None:
+            self._metrics = _metrics_of(self)
+        return self._metrics
 
     def record(self) -> dict[str, Any]:
         """The small record written into the output file's metadata (an added model is named by its
@@ -80,27 +88,6 @@ class RestoreResult:
             "models": self.report.models,
             **({"model_files": files} if files else {}),
         }
-
-
-class _Progress:
-    def __init__(self, fn: ProgressFn | None, plan: list[str]):
-        self.fn = fn
-        self.total = sum(_WEIGHTS[s] for s in plan) or 1.0
-        self.base = 0.0
-
-    def stage(self, name: str) -> Callable[[float, int], None]:
-        start, weight = self.base, _WEIGHTS[name]
-        self.base += weight
-
-        def report(done: float, total: int) -> None:
-            """``done`` of ``total`` pieces (tiles or frames; a fraction inside a piece moves the bar)."""
-            if self.fn:
-                share = min(1.0, done / max(1, total))
-                detail = f"{int(done)}/{total}" if total > 1 else f"{round(100 * share)}%"
-                self.fn(min(1.0, (start + weight * share) / self.total), f"{name} {detail}")
-
-        report(0, 1)
-        return report
 
 
 def _plan(options: RestoreOptions, monochrome: bool) -> list[str]:
@@ -134,7 +121,6 @@ class Restorer:
     """``options`` made ready for a job: device chosen, models resolved and loaded once, and tiles
     planned once per input size, so a video's or a batch's pieces keep one shape from the first batch
     to the last (what cuDNN autotuning and compiled graphs need) and weights are not looked up again.
-
     Holds no pixels: ``run`` is safe to call from several threads. Build it with ``prepare``.
     """
 
@@ -219,12 +205,16 @@ class Restorer:
         f.monochrome = bool(monochrome)
         self.check_models(f.monochrome)
         f.report.stages = _plan(self.options, f.monochrome)
-        bar = _Progress(progress, f.report.stages)
+        bar = speed.StageProgress(progress, f.report.stages)
+        if progress:  # what this machine's measured speed says it will take (on a CPU: if long, what is faster)
+            bar.expected = speed.expected_seconds(self, f.report.stages, *f.x.shape[-2:], f.x.shape[0])
+            bar.note = speed.advice(self, bar.expected or 0.0)
         for name in f.report.stages:
-            step = bar.stage(name)
+            step, megapixels = bar.stage(name), f.x.shape[0] * f.x.shape[-2] * f.x.shape[-1] / 1e6
             t0 = self._clock()
             getattr(self, f"_{name}")(f, step)
             f.report.seconds[name] = self._clock() - t0
+            speed.observe(name, self, megapixels, f.report.seconds[name])
             step(1, 1)
         if progress:
             progress(1.0, "done")
@@ -336,7 +326,12 @@ def restore_image(
     ref = None
     if reference is not None:
         ref = (reference if isinstance(reference, ImageData) else read_image(reference)).pixels
-    m = metrics.compute(pixels, src.pixels, ref, report.seconds)
+    return RestoreResult(result_img, report, options, src, ref)
+
+
+def _metrics_of(result: RestoreResult) -> dict[str, Any]:
+    src, report = result.source, result.report
+    m = metrics.compute(result.image.pixels, src.pixels, result.reference, report.seconds)
     m.update(stages=report.stages, models=report.models, device=report.device, warnings=[])
     if report.faces is not None:
         m["faces"] = report.faces.to_dict()
@@ -344,7 +339,7 @@ def restore_image(
         hint = ("; to restore every frame, restore it as a video (the Video tab, or `restoration video`)"
                 if src.name.lower().endswith(".gif") else "")
         m["warnings"].append(f"{src.name}: only the first of {src.frames} frames was restored{hint}")
-    return RestoreResult(result_img, m, report, options)
+    return m
 
 
 def _check_output_size(src: ImageData, options: RestoreOptions) -> None:

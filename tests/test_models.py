@@ -12,7 +12,9 @@ from restoration.models import load_model, resolve_device
 def test_loads_real_architectures_through_spandrel_and_caches_them():
     a = load_model("realesrgan-x4plus", "cpu")
     assert a.descriptor.architecture.id == "ESRGAN" and a.scale == 4
-    assert a.dtype == torch.float32 and a.weights.source == "local"
+    from restoration.accel import cpu_bf16
+
+    assert a.dtype == (torch.bfloat16 if cpu_bf16() else torch.float32) and a.weights.source == "local"
     assert load_model("realesrgan-x4plus", "cpu") is a
     out = a(torch.rand(1, 3, 8, 10))
     assert out.shape == (1, 3, 32, 40) and out.dtype == torch.float32

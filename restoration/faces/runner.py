@@ -16,6 +16,9 @@ from .restore import face_network
 from .stage import FaceReport, restore_faces, select
 from .track import FaceTracker
 
+_checked_lock = threading.Lock()
+_checked: dict[int, tuple[LoadedModel, LoadedModel]] = {}  # id(bf16 network) -> (it, the one to use)
+
 
 class FaceRunner:
     """Runs the face stage for ``options`` on ``device``; ``load(role)`` gives the face model (the job's
@@ -29,6 +32,25 @@ class FaceRunner:
         self._lock = threading.Lock()
         self._detector: Path | None = None
         self._parser: torch.nn.Module | None = None
+
+    def _face_model(self) -> LoadedModel:
+        """The face network; in bf16 on a CPU only once its first faces are within 45 dB of fp32's (a
+        512 px photo), else in fp32 (as a model's first half-precision load is checked elsewhere)."""
+        model = self._load("face")
+        if model.dtype != torch.bfloat16 or model.device.type != "cpu":
+            return model
+        with _checked_lock:  # once per loaded network in this process
+            if id(model) not in _checked:
+                from ..models import CPU_PRECISION_FLOOR_DB, check_picture, load_model, precision_psnr
+
+                fp32 = load_model(self.options.face, "cpu", "fp32", task="face-restoration")
+                crop = torch.nn.functional.interpolate(check_picture(), size=(512, 512), mode="bicubic").clamp(0, 1)
+                try:
+                    quality = precision_psnr(face_network(model, 0.0), face_network(fp32, 0.0), crop)
+                except RuntimeError:
+                    quality = float("-inf")
+                _checked[id(model)] = (model, model if quality >= CPU_PRECISION_FLOOR_DB else fp32)
+            return _checked[id(model)][1]
 
     def detector(self) -> Path:
         with self._lock:
@@ -67,8 +89,7 @@ class FaceRunner:
             kept_per_image.append(kept)
         if not any(kept_per_image):
             return target, report
-        model = self._load("face")
-        network = face_network(model, self.options.face_fidelity)
+        network = face_network(self._face_model(), self.options.face_fidelity)
         if keep_chroma:
             network = _with_source_chroma(network)
         out = restore_faces(source, target, kept_per_image, network, self._masker(), keep_crops=keep_crops,

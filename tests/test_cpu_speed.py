@@ -1,0 +1,119 @@
+"""The fast CPU path: bf16 and channels-last where the processor computes bf16 natively, fp32 where it
+does not or when asked, a first-load check against fp32 (and a fall-back at run time), metrics only
+when read, and an honest estimate of the time from this machine's own measured speed."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from restoration import accel, build_options, models, restore_image, speed
+from restoration.models import clear_cache, load_model
+
+FAST = dict(colorize="off", denoise=0, sharpen=0, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def test_bf16_and_channels_last_on_a_cpu_that_computes_bf16(monkeypatch, photo):
+    monkeypatch.setattr(models, "cpu_bf16", lambda: True)
+    m = load_model("realesr-general-x4v3", "cpu")
+    assert m.dtype == torch.bfloat16
+    conv = next(p for p in m.descriptor.model.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    fast = restore_image(photo, build_options(upscale=4, model="realesr-general-x4v3", **FAST)).image.pixels
+    exact = restore_image(photo, build_options(upscale=4, model="realesr-general-x4v3", precision="fp32",
+                                               **FAST)).image.pixels
+    psnr = 10 * np.log10(1 / np.mean((fast - exact) ** 2))
+    assert psnr >= 45, psnr
+    assert load_model("drunet-color", "cpu").dtype == torch.bfloat16  # a neural denoiser too
+    assert load_model("ddcolor-tiny", "cpu").dtype == torch.float32  # DDColor keeps fp32 tensors of its own
+
+
+def test_fp32_when_forced_or_when_the_cpu_has_no_bf16(monkeypatch):
+    monkeypatch.setattr(models, "cpu_bf16", lambda: True)
+    assert load_model("realesr-general-x4v3", "cpu", "fp32").dtype == torch.float32
+    clear_cache()
+    monkeypatch.setattr(models, "cpu_bf16", lambda: False)
+    m = load_model("realesr-general-x4v3", "cpu")
+    conv = next(p for p in m.descriptor.model.parameters() if p.dim() == 4)
+    assert m.dtype == torch.float32 and conv.is_contiguous()  # no bf16, no channels-last: as before
+
+
+def test_a_network_below_45_db_in_bf16_runs_in_fp32(monkeypatch, caplog):
+    monkeypatch.setattr(models, "cpu_bf16", lambda: True)
+    monkeypatch.setattr(models, "precision_psnr", lambda low, ref, x: 30.0)  # a network bf16 damages
+    with caplog.at_level(logging.WARNING, logger="restoration.models"):
+        m = load_model("realesr-general-x4v3", "cpu")
+    assert m.dtype == torch.float32
+    assert "realesr-general-x4v3 in bfloat16 differs from fp32 (30.0 dB, below 45): running it in fp32" in caplog.text
+
+
+def test_a_network_that_fails_in_bf16_at_run_time_goes_on_in_fp32(monkeypatch, caplog):
+    monkeypatch.setattr(models, "cpu_bf16", lambda: True)
+    m = load_model("realesr-general-x4v3", "cpu")
+    real = m.descriptor.model.forward
+
+    def picky(x):  # an operation that mixes in an fp32 tensor, as some architectures do at some sizes
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError("expected m1 and m2 to have the same dtype")
+        return real(x)
+
+    m.descriptor.model.forward = picky
+    with caplog.at_level(logging.WARNING, logger="restoration.models"):
+        out = m(torch.rand(1, 3, 16, 16))
+    assert out.shape == (1, 3, 64, 64) and m.dtype == torch.float32
+    assert "failed in bf16 (expected m1 and m2 to have the same dtype); running it in float32" in caplog.text
+
+
+def test_the_processors_own_flags_decide():
+    from pathlib import Path
+
+    accel.cpu_bf16.cache_clear()
+    info = Path("/proc/cpuinfo")
+    flags = info.read_text().split() if info.exists() else []
+    assert accel.cpu_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def test_metrics_are_computed_only_when_read(monkeypatch, photo):
+    from restoration import metrics
+
+    calls = []
+    real = metrics.compute
+    monkeypatch.setattr(metrics, "compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = restore_image(photo, build_options(upscale=2, model="realesr-general-x4v3", **FAST))
+    assert calls == []
+    assert res.metrics["size_out"] == [128, 96] and res.metrics is res.metrics and calls == [1]
+
+
+def test_the_time_left_comes_from_this_machines_measured_speed(monkeypatch, photo):
+    opts = build_options(upscale=4, model="realesr-general-x4v3", **FAST)
+    restore_image(photo, opts)  # the first run: loads, warms up, measures
+    restore_image(photo, opts)
+    seen: list[str] = []
+    restore_image(photo, opts, progress=lambda f, m: seen.append(m))
+    assert "about" in seen[0] and seen[0].endswith("left"), seen[0]  # before any work: the estimate
+    from restoration.pipeline import prepare  # the estimate itself, for a picture four times as large
+
+    job = prepare(opts)
+    one = speed.expected_seconds(job, ["superres"], 48, 64)
+    four = speed.expected_seconds(job, ["superres"], 96, 128)
+    assert one and four and 2.5 < four / one < 6
+
+
+def test_a_long_cpu_job_names_the_faster_choice(monkeypatch, photo):
+    monkeypatch.setattr(speed, "LONG_S", 0.0)  # every job is "long" here
+    seen: list[str] = []
+    opts = build_options(upscale=4, model="realesr-general-x4v3", **FAST)
+    restore_image(photo, opts)
+    restore_image(photo, opts, progress=lambda f, m: seen.append(m))
+    assert "on this CPU: the compact realesr-animevideov3 or a smaller upscale is faster" in seen[0]
+    assert speed.about(40) == "about 40 s" and speed.about(200) == "about 3 min"
