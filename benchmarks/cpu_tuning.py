@@ -74,7 +74,8 @@ def _run(model: str, size: int, reps: int) -> list[dict]:
         o = build_options(None, upscale=4, model=model, denoise=0, colorize="off", sharpen=0, face="off",
                           device="cpu", **opts)
         t = time.perf_counter()
-        outs[label] = restore_image(rgb, o).image.pixels[..., :3]
+        pixels = restore_image(rgb, o).image.pixels  # float in [0, 1]: compared as the 8-bit file would be
+        outs[label] = (np.clip(pixels[..., :3], 0, 1) * 255).round().astype(np.uint8)
         return time.perf_counter() - t
 
     for label, opts, env in variants:  # first calls: loading, the precision check, compiling
