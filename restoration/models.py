@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from . import precision
 from .accel import CompiledNet, compile_requested, configure_cuda, cpu_bf16
 from .arches import Traits, traits
 from .catalog import ModelSpec, get_spec, wrong_kind
@@ -311,54 +311,15 @@ def _report_blocks(net: torch.nn.Module) -> None:
         block.register_forward_hook(lambda *_, f=i / len(chain): tick(f))
 
 
-PRECISION_FLOOR_DB = 40.0
-
-
-def precision_psnr(low: Callable[[torch.Tensor], torch.Tensor], reference: Callable[[torch.Tensor], torch.Tensor],
-                   x: torch.Tensor) -> float:
-    """PSNR (dB) of a half-precision network's output against its fp32 twin's on ``x``; -inf when the
-    half-precision output is not finite."""
-    a, b = low(x).float(), reference(x).float()
-    if not bool(torch.isfinite(a).all()):
-        return float("-inf")
-    mse = float(((a - b) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
-
-
-def check_picture() -> torch.Tensor:
-    """A small real photo (scikit-image's astronaut at 64x64), float (1, 3, 64, 64): what half precision
-    is checked on. A synthetic smooth picture or noise misjudges it (40 and 48 dB for a network that
-    gives photos 55 dB in bf16)."""
-    from skimage import data
-
-    rgb = data.astronaut()[4::8, 4::8][:64, :64]
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float().div_(255)
-
-
-CPU_PRECISION_FLOOR_DB = 45.0  # bf16 on a CPU is the default, not a choice: it must stay closer to fp32
-
-
 def _checked_precision(loaded: LoadedModel, weights: ResolvedWeights, spec: ModelSpec, dev: torch.device
                        ) -> LoadedModel:
-    """A model's first load in half precision (a model file on a GPU, every model in bf16 on a CPU): its
-    output on a small photo (``check_picture``) is compared with fp32's, and below the floor
-    (``PRECISION_FLOOR_DB`` on a GPU, ``CPU_PRECISION_FLOOR_DB`` on a CPU) or if it fails, the model runs
-    in fp32 instead, with a warning."""
+    """``loaded`` (in half precision) if ``precision.keep_half`` allows it, else the fp32 twin."""
     desc32 = load_descriptor(weights.path, None)
     desc32.to(dev).float().eval()
     reference = LoadedModel(spec, desc32, dev, torch.float32, weights)
-    x = check_picture().to(dev)
-    floor = PRECISION_FLOOR_DB if dev.type == "cuda" else CPU_PRECISION_FLOOR_DB
-    try:
-        quality = precision_psnr(loaded, reference, x)
-    except RuntimeError as e:  # an operation the half-precision kernels lack
-        log.warning("%s in %s failed (%s): running it in fp32", spec.id, loaded.dtype, str(e).splitlines()[0])
-        return reference
-    if quality >= floor:
-        return loaded
-    log.warning("%s in %s differs from fp32 (%.1f dB, below %g): running it in fp32", spec.id,
-                str(loaded.dtype).replace("torch.", ""), quality, floor)
-    return reference
+    floor = precision.PRECISION_FLOOR_DB if dev.type == "cuda" else precision.CPU_PRECISION_FLOOR_DB
+    keep = precision.keep_half(spec.id, loaded.dtype, loaded, reference, precision.check_picture().to(dev), floor)
+    return loaded if keep else reference
 
 
 def spec_for_file(ref: ModelRef, desc: Any) -> ModelSpec:

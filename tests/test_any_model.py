@@ -323,7 +323,7 @@ def test_the_library_refuses_torchscript_and_keeps_nothing_of_a_refused_file(tmp
 
 
 def test_half_precision_is_checked_against_fp32():
-    from restoration.models import PRECISION_FLOOR_DB, precision_psnr
+    from restoration.precision import PRECISION_FLOOR_DB, precision_psnr
 
     x = torch.rand(1, 3, 16, 16)
     assert precision_psnr(lambda t: t, lambda t: t, x) == float("inf")

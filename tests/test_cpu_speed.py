@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from restoration import accel, build_options, models, restore_image, speed
+from restoration import accel, build_options, models, precision, restore_image, speed
 from restoration.models import clear_cache, load_model
 
 FAST = dict(colorize="off", denoise=0, sharpen=0, device="cpu")
@@ -50,7 +50,7 @@ def test_fp32_when_forced_or_when_the_cpu_has_no_bf16(monkeypatch):
 
 def test_a_network_below_45_db_in_bf16_runs_in_fp32(monkeypatch, caplog):
     monkeypatch.setattr(models, "cpu_bf16", lambda: True)
-    monkeypatch.setattr(models, "precision_psnr", lambda low, ref, x: 30.0)  # a network bf16 damages
+    monkeypatch.setattr(precision, "precision_psnr", lambda low, ref, x: 30.0)  # a network bf16 damages
     with caplog.at_level(logging.WARNING, logger="restoration.models"):
         m = load_model("realesr-general-x4v3", "cpu")
     assert m.dtype == torch.float32

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .. import precision
 from ..color import lab_to_rgb, rgb_to_lab, to_uint8
 from ..models import LoadedModel
 from ..options import RestoreOptions
@@ -41,15 +42,13 @@ class FaceRunner:
             return model
         with _checked_lock:  # once per loaded network in this process
             if id(model) not in _checked:
-                from ..models import CPU_PRECISION_FLOOR_DB, check_picture, load_model, precision_psnr
+                from ..models import load_model
 
                 fp32 = load_model(self.options.face, "cpu", "fp32", task="face-restoration")
-                crop = torch.nn.functional.interpolate(check_picture(), size=(512, 512), mode="bicubic").clamp(0, 1)
-                try:
-                    quality = precision_psnr(face_network(model, 0.0), face_network(fp32, 0.0), crop)
-                except RuntimeError:
-                    quality = float("-inf")
-                _checked[id(model)] = (model, model if quality >= CPU_PRECISION_FLOOR_DB else fp32)
+                keep = precision.keep_half(model.spec.id, model.dtype, face_network(model, 0.0),
+                                           face_network(fp32, 0.0), precision.check_picture(512),
+                                           precision.CPU_PRECISION_FLOOR_DB)
+                _checked[id(model)] = (model, model if keep else fp32)
             return _checked[id(model)][1]
 
     def detector(self) -> Path:
