@@ -205,10 +205,9 @@ class Restorer:
         f.monochrome = bool(monochrome)
         self.check_models(f.monochrome)
         f.report.stages = _plan(self.options, f.monochrome)
-        bar = speed.StageProgress(progress, f.report.stages)
-        if progress:  # what this machine's measured speed says it will take (on a CPU: if long, what is faster)
-            bar.expected = speed.expected_seconds(self, f.report.stages, *f.x.shape[-2:], f.x.shape[0])
-            bar.note = speed.advice(self, bar.expected or 0.0)
+        known = speed.stage_seconds(self, f.report.stages, *f.x.shape[-2:], f.x.shape[0]) if progress else {}
+        bar = speed.StageProgress(progress, f.report.stages, known)  # from this machine's measured speed
+        bar.note = speed.advice(self, bar.expected or 0.0)  # on a CPU, for a long job: what is faster
         for name in f.report.stages:
             step, megapixels = bar.stage(name), f.x.shape[0] * f.x.shape[-2] * f.x.shape[-1] / 1e6
             t0 = self._clock()

@@ -74,27 +74,36 @@ def calibrate(restorer: Any) -> float:
     return _seen[key]
 
 
-def expected_seconds(restorer: Any, stages: list[str], height: int, width: int, frames: int = 1) -> float | None:
-    """The seconds ``stages`` should take on ``frames`` pictures of ``height`` x ``width``, from what
-    this process measured (the upscaler is calibrated if it never ran); None when a heavy stage
-    (a denoiser, faces, the colorizer) was never measured."""
+def stage_seconds(restorer: Any, stages: list[str], height: int, width: int, frames: int = 1) -> dict[str, float]:
+    """The seconds each of ``stages`` should take on ``frames`` pictures of ``height`` x ``width``,
+    from what this process measured (the upscaler is calibrated if it never ran); a stage never
+    measured is left out."""
     from .stages import plan_passes
 
-    total, mp = 0.0, height * width * frames / 1e6
+    out, mp = {}, height * width * frames / 1e6
     for stage in stages:
         if stage == "superres":
-            model, rate = restorer.model("superres"), calibrate(restorer)
+            model, rate, total = restorer.model("superres"), calibrate(restorer), 0.0
             for p in range(plan_passes(model.scale, restorer.options.upscale)):
                 size = (height * model.scale ** p, width * model.scale ** p)
                 computed = _computed_pixels(size, restorer.tiles(size)[0], restorer.options.tile_pad)
                 total += frames * computed / 1e6 * rate
+            out[stage] = total
             continue
         with _lock:
             rate = _seen.get(_key(stage, restorer))
-        if rate is None and stage != "sharpen":
-            return None
-        total += mp * (rate or 0.0)
-    return total
+        if rate is not None:
+            out[stage] = mp * rate
+    return out
+
+
+def expected_seconds(restorer: Any, stages: list[str], height: int, width: int, frames: int = 1) -> float | None:
+    """The seconds the whole of ``stages`` should take (see ``stage_seconds``); None when a stage
+    other than sharpening (a denoiser, faces, the colorizer) was never measured."""
+    known = stage_seconds(restorer, stages, height, width, frames)
+    if any(s not in known and s != "sharpen" for s in stages):
+        return None
+    return sum(known.values())
 
 
 def _computed_pixels(size: tuple[int, int], tile: int, pad: int) -> int:
@@ -126,28 +135,43 @@ def advice(restorer: Any, seconds: float) -> str:
 
 
 class StageProgress:
-    """The progress of one ``Restorer.run``: each stage's share of the bar (by its expected time when
-    known, else by ``WEIGHTS``), and the message "superres 40% · about 12 s left"."""
+    """The progress of one ``Restorer.run``: each stage's share of the bar and of the time left, and
+    the message "superres 40% · about 12 s left".
 
-    def __init__(self, fn: ProgressFn | None, plan: list[str], expected: float | None = None, note: str = ""):
-        self.fn, self.expected, self.note = fn, expected, note
-        self.total = sum(WEIGHTS[s] for s in plan) or 1.0
-        self.base = 0.0
-        self.t0 = time.perf_counter()
+    ``known``: the seconds each stage should take, where measured (``stage_seconds``); a stage never
+    measured counts its usual share of the work (``WEIGHTS``) beside the measured ones. Inside a
+    stage, once a tenth of it is done, its own pace says how long the rest of it takes (a first
+    estimate from a small call, or a busy machine, is corrected as the stage goes)."""
 
-    def left(self, fraction: float) -> str:
-        elapsed = time.perf_counter() - self.t0
-        if fraction >= 1:
-            return ""
-        if fraction >= 0.1:  # measured on this job from here on
-            return f" · {about(elapsed / fraction * (1 - fraction))} left"
-        if self.expected is not None:
-            return f" · {about(max(0.0, self.expected - elapsed))} left{self.note}"
-        return ""
+    def __init__(self, fn: ProgressFn | None, plan: list[str], known: dict[str, float] | None = None,
+                 note: str = ""):
+        self.fn, self.plan, self.note = fn, list(plan), note
+        known = {s: v for s, v in (known or {}).items() if s in self.plan}
+        unit = sum(known.values()) / sum(WEIGHTS[s] for s in known) if known else None
+        self.timed = unit is not None  # seconds are seconds (else only shares of the work)
+        self.seconds = {s: known.get(s, WEIGHTS[s] * (unit or 1.0)) for s in self.plan}
+        self.total = sum(self.seconds.values()) or 1.0
+        self.base, self.index, self.started = 0.0, -1, time.perf_counter()
+
+    @property
+    def expected(self) -> float | None:
+        """The seconds the whole job should take, or None when nothing was measured."""
+        return self.total if self.timed else None
+
+    def _left(self, name: str, share: float) -> float | None:
+        spent = time.perf_counter() - self.started
+        later = sum(self.seconds[s] for s in self.plan[self.index + 1:])
+        if share >= 0.1 and spent > 0:  # this stage's own pace
+            pace = spent / share
+            return pace * (1 - share) + later * (1.0 if self.timed else pace / self.seconds[name])
+        if self.timed:
+            return max(0.0, self.seconds[name] - spent) + later
+        return None
 
     def stage(self, name: str) -> Callable[[float, int], None]:
-        start, weight = self.base, WEIGHTS[name]
+        start, weight = self.base, self.seconds[name]
         self.base += weight
+        self.index, self.started = self.plan.index(name), time.perf_counter()
 
         def report(done: float, total: int) -> None:
             """``done`` of ``total`` pieces (tiles or frames; a fraction inside a piece moves the bar)."""
@@ -155,7 +179,10 @@ class StageProgress:
                 share = min(1.0, done / max(1, total))
                 detail = f"{int(done)}/{total}" if total > 1 else f"{round(100 * share)}%"
                 fraction = min(1.0, (start + weight * share) / self.total)
-                self.fn(fraction, f"{name} {detail}{self.left(fraction)}")
+                left = self._left(name, share) if fraction < 1 else None
+                text = "" if left is None else f" · {about(left)} left"
+                note = self.note if self.index == 0 and share == 0 else ""
+                self.fn(fraction, f"{name} {detail}{text}{note}")
 
         report(0, 1)
         return report

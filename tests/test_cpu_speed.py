@@ -117,3 +117,26 @@ def test_a_long_cpu_job_names_the_faster_choice(monkeypatch, photo):
     restore_image(photo, opts, progress=lambda f, m: seen.append(m))
     assert "on this CPU: the compact realesr-animevideov3 or a smaller upscale is faster" in seen[0]
     assert speed.about(40) == "about 40 s" and speed.about(200) == "about 3 min"
+
+
+def test_the_time_left_follows_each_stage_not_the_share_of_a_quick_one(monkeypatch):
+    """A first job: the upscaler measured (40 s), the classical denoiser never: once the denoiser is
+    done in a second, the time left is the upscaler's, not the denoiser's pace stretched over the bar
+    (which said "about 4 s" for a 40 s job)."""
+    now = [0.0]
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: now[0])
+    seen: list[tuple[float, str]] = []
+    bar = speed.StageProgress(lambda f, m: seen.append((f, m)), ["denoise", "superres", "sharpen"],
+                              {"superres": 40.0})
+    assert bar.expected is not None and 40 < bar.expected < 55  # the unmeasured stages get their usual share
+    step = bar.stage("denoise")
+    now[0] = 1.0
+    step(1, 1)
+    step = bar.stage("superres")
+    assert seen[-1][1] == "superres 0% · about 42 s left"  # 40 s, and sharpening's usual share (2 s)
+    now[0] = 21.0  # the machine is slower than measured: half the tiles in 20 s
+    step(2, 4)
+    assert seen[-1][1] == "superres 2/4 · about 22 s left" and 0.4 < seen[-1][0] < 0.7, seen[-1]
+    nothing = speed.StageProgress(lambda f, m: seen.append((f, m)), ["denoise"])
+    nothing.stage("denoise")
+    assert seen[-1][1] == "denoise 0%"  # nothing measured, nothing done: no figure rather than a guess
