@@ -209,11 +209,11 @@ class Restorer:
         bar = speed.StageProgress(progress, f.report.stages, known)  # from this machine's measured speed
         bar.note = speed.advice(self, bar.expected or 0.0)  # on a CPU, for a long job: what is faster
         for name in f.report.stages:
-            step, megapixels = bar.stage(name), f.x.shape[0] * f.x.shape[-2] * f.x.shape[-1] / 1e6
+            step, size = bar.stage(name), (*f.x.shape[-2:], f.x.shape[0])  # what the stage is given
             t0 = self._clock()
             getattr(self, f"_{name}")(f, step)
             f.report.seconds[name] = self._clock() - t0
-            speed.observe(name, self, megapixels, f.report.seconds[name])
+            speed.observe(name, self, *size, f.report.seconds[name])
             step(1, 1)
         if progress:
             progress(1.0, "done")

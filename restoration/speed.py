@@ -1,10 +1,11 @@
 """How fast this process restores, measured as it goes: the time a job will take ("about 40 s"),
 before it starts and while it runs, from this machine's own throughput for each stage and network.
 
-Every stage that runs records its seconds per input megapixel (``observe``; later runs refine the
-figure, a moving average). Before the first run of a network, one small call (64x64) measures it
-(``calibrate``). ``StageProgress`` turns the stages' progress into the bar's fraction and message,
-with the time left: from the measured figures at first, then from the time the job has taken so far.
+Every stage that runs records its seconds per megapixel of work (``observe``: the input's, or for the
+upscaler every pass's with its tiles' context); later runs refine the figure (a moving average).
+Before the first run of a network, one small call (64x64) measures it (``calibrate``).
+``StageProgress`` turns the stages' progress into the bar's fraction and message, with the time left:
+from the measured figures at first, then from each stage's own pace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 ProgressFn = Callable[[float, str], None]
 _lock = threading.Lock()
-_seen: dict[tuple[str, ...], float] = {}  # (stage, network, device, dtype) -> seconds per input megapixel
+_seen: dict[tuple[str, ...], float] = {}  # (stage, network, device, dtype) -> seconds per megapixel (``_work``)
 _calibrated: set[tuple[str, ...]] = set()  # tentative figures (a small call, a first run): the next run replaces them
 LONG_S = 60.0  # a job expected to take longer is said to be long, with the faster choice
 # Share of the progress bar each stage gets when it runs (when nothing was measured yet).
@@ -34,8 +35,25 @@ def _key(stage: str, restorer: Any) -> tuple[str, ...]:
     return (stage, "", dev, "")
 
 
-def observe(stage: str, restorer: Any, megapixels: float, seconds: float) -> None:
-    """A run of ``stage`` took ``seconds`` for ``megapixels`` of input (all frames)."""
+def _work(stage: str, restorer: Any, height: int, width: int, frames: int) -> float:
+    """The megapixels ``stage`` computes for ``frames`` pictures of ``height`` x ``width``: the input's,
+    and for the upscaler every pass's, with the context its tiles compute and throw away."""
+    if stage != "superres":
+        return height * width * frames / 1e6
+    from .stages import plan_passes
+
+    model = restorer.model("superres")
+    passes = plan_passes(model.scale, restorer.options.upscale)
+    last = model.scale ** (passes - 1)
+    tile = restorer.tiles((height * last, width * last))[0]  # one tile for every pass, as the stage plans it
+    total = sum(_computed_pixels((height * model.scale ** p, width * model.scale ** p), tile,
+                                 restorer.options.tile_pad) for p in range(passes))
+    return frames * total / 1e6
+
+
+def observe(stage: str, restorer: Any, height: int, width: int, frames: int, seconds: float) -> None:
+    """A run of ``stage`` on ``frames`` pictures of ``height`` x ``width`` took ``seconds``."""
+    megapixels = _work(stage, restorer, height, width, frames)
     if megapixels <= 0 or seconds <= 0:
         return
     key, rate = _key(stage, restorer), seconds / megapixels
@@ -51,7 +69,7 @@ def observe(stage: str, restorer: Any, megapixels: float, seconds: float) -> Non
 
 
 def calibrate(restorer: Any) -> float:
-    """Seconds per input megapixel of one pass of the job's upscaler, measured now with one 64x64 call
+    """Seconds per computed megapixel of the job's upscaler, measured now with one 64x64 call
     when it was never measured in this process (the model is loaded, which the job needs anyway)."""
     import torch
 
@@ -78,22 +96,17 @@ def stage_seconds(restorer: Any, stages: list[str], height: int, width: int, fra
     """The seconds each of ``stages`` should take on ``frames`` pictures of ``height`` x ``width``,
     from what this process measured (the upscaler is calibrated if it never ran); a stage never
     measured is left out."""
-    from .stages import plan_passes
-
-    out, mp = {}, height * width * frames / 1e6
-    for stage in stages:
+    out = {}
+    for stage in stages:  # each stage is given the picture as the stages before it left it
         if stage == "superres":
-            model, rate, total = restorer.model("superres"), calibrate(restorer), 0.0
-            for p in range(plan_passes(model.scale, restorer.options.upscale)):
-                size = (height * model.scale ** p, width * model.scale ** p)
-                computed = _computed_pixels(size, restorer.tiles(size)[0], restorer.options.tile_pad)
-                total += frames * computed / 1e6 * rate
-            out[stage] = total
-            continue
-        with _lock:
-            rate = _seen.get(_key(stage, restorer))
+            rate: float | None = calibrate(restorer)
+        else:
+            with _lock:
+                rate = _seen.get(_key(stage, restorer))
         if rate is not None:
-            out[stage] = mp * rate
+            out[stage] = rate * _work(stage, restorer, height, width, frames)
+        if stage == "superres":
+            height, width = round(height * restorer.options.upscale), round(width * restorer.options.upscale)
     return out
 
 

@@ -140,3 +140,19 @@ def test_the_time_left_follows_each_stage_not_the_share_of_a_quick_one(monkeypat
     nothing = speed.StageProgress(lambda f, m: seen.append((f, m)), ["denoise"])
     nothing.stage("denoise")
     assert seen[-1][1] == "denoise 0%"  # nothing measured, nothing done: no figure rather than a guess
+
+
+def test_what_a_stage_took_predicts_the_same_job_whatever_its_tiles(tiny_models_dir, monkeypatch):
+    """The upscaler's figure is per megapixel it computes (every pass, with its tiles' context), so a
+    tiled job that took 5 s is expected to take 5 s again, and a picture after the upscaler is counted
+    at its upscaled size."""
+    from restoration.pipeline import prepare
+
+    monkeypatch.setattr(speed, "_seen", {})  # this test's figures only
+    monkeypatch.setattr(speed, "_calibrated", set())
+    job = prepare(build_options(upscale=4, model="realesr-general-x4v3", tile=32, **FAST))
+    speed.observe("superres", job, 64, 96, 1, 5.0)
+    assert speed.stage_seconds(job, ["superres"], 64, 96)["superres"] == pytest.approx(5.0)
+    speed._seen[("sharpen", "", "cpu", "")] = 0.1  # s per megapixel of what the sharpener is given
+    after = speed.stage_seconds(job, ["superres", "sharpen"], 64, 96)["sharpen"]
+    assert after == pytest.approx(0.1 * 256 * 384 / 1e6)
