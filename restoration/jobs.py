@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from . import speed
 from .batch import BatchItem, BatchSummary, check_folders, plan, restore_one, unpack_images
 from .errors import Cancelled, OptionError, RestorationError
 from .options import RestoreOptions, VideoOptions
@@ -95,7 +96,11 @@ class Local:
         task = job.task
         first = task.start_work()
         resumed = first * task.segment_frames
-        line = ProgressLine(job.progress, task.total, resumed)
+        expected = job.restorer.expected_seconds(task.info.height, task.info.width, task.total - resumed,
+                                                 bool(task.monochrome)) if job.progress else None
+        line = ProgressLine(job.progress, task.total, resumed, expected=expected,
+                            note=speed.advice(job.restorer, expected or 0.0))
+        line.update(resumed)  # before the first frame: what this machine's measured speed says
         stats = run_piece(task, Piece(first, resumed), job.restorer, cancel=job.cancel,
                           on_frames=lambda n: line.update(resumed + n))
         return VideoRun(stats, resumed, first + stats.segments)

@@ -219,6 +219,12 @@ class Restorer:
             progress(1.0, "done")
         return f.x, f.alpha, f.report
 
+    def expected_seconds(self, height: int, width: int, frames: int = 1, monochrome: bool = False) -> float | None:
+        """The seconds ``frames`` pictures of ``height`` x ``width`` should take through this job's
+        stages, from this machine's measured speed (``speed``); None when none was ever measured."""
+        plan = _plan(self.options, monochrome)
+        return speed.StageProgress(None, plan, speed.stage_seconds(self, plan, height, width, frames)).expected
+
     def _clock(self) -> float:
         if self.device.type == "cuda":  # stage times include the GPU's queued work
             torch.cuda.synchronize(self.device)

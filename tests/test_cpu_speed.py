@@ -5,6 +5,7 @@ when read, and an honest estimate of the time from this machine's own measured s
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -156,3 +157,17 @@ def test_what_a_stage_took_predicts_the_same_job_whatever_its_tiles(tiny_models_
     speed._seen[("sharpen", "", "cpu", "")] = 0.1  # s per megapixel of what the sharpener is given
     after = speed.stage_seconds(job, ["superres", "sharpen"], 64, 96)["sharpen"]
     assert after == pytest.approx(0.1 * 256 * 384 / 1e6)
+
+
+def test_a_video_says_how_long_before_its_first_frame(tmp_path):
+    from restoration import restore_video
+
+    from .test_video import make_clip
+
+    clip = make_clip(tmp_path / "in.mp4", n=12)
+    opts = build_options(upscale=2, model="realesr-general-x4v3", **FAST)
+    seen: list[str] = []
+    restore_video(clip, tmp_path / "a.mp4", opts)  # measures this machine
+    restore_video(clip, tmp_path / "b.mp4", opts, progress=lambda f, m: seen.append(m))
+    assert re.fullmatch(r"frame 0/12 · about \d+ s left", seen[0]), seen[0]
+    assert any(re.fullmatch(r"frame \d+/12 · [\d.]+ fps · about \d+ s left", m) for m in seen), seen

@@ -123,23 +123,32 @@ class VideoTask:
 
 
 class ProgressLine:
-    """The one progress line of a video job, whatever runs it: "frame 120/480 · 6.1 fps · 00:01:00
-    left", and what the executor adds (" · 4 Ray workers")."""
+    """The one progress line of a video job, whatever runs it: "frame 120/480 · 6.1 fps · about 1 min
+    left", and what the executor adds (" · 4 Ray workers"). ``expected``: the seconds this machine's
+    measured speed says the frames to do will take, shown (with ``note``) until the first frames are
+    done; from then on the job's own pace says it."""
 
-    def __init__(self, fn: ProgressFn | None, total: int, resumed: int = 0, suffix: str = "") -> None:
+    def __init__(self, fn: ProgressFn | None, total: int, resumed: int = 0, suffix: str = "",
+                 expected: float | None = None, note: str = "") -> None:
         self.fn, self.total, self.resumed, self.suffix = fn, total, resumed, suffix
+        self.expected, self.note = expected, note
         self.t0 = time.perf_counter()
 
     def update(self, done: int) -> None:
         """``done`` frames of the job are finished (resumed ones included)."""
         if self.fn is None:
             return
+        from ..speed import about
+
         elapsed = time.perf_counter() - self.t0
         rate = (done - self.resumed) / elapsed if elapsed > 0 else 0.0
         top = max(self.total, done)
-        eta = (top - done) / rate if rate > 0 else float("inf")
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "?"
-        self.fn(min(0.99, done / max(1, top)), f"frame {done}/{top} · {rate:.1f} fps · {eta_s} left{self.suffix}")
+        if rate > 0:
+            eta = f" · {about((top - done) / rate)} left"
+        else:
+            eta = "" if self.expected is None else f" · {about(max(0.0, self.expected - elapsed))} left{self.note}"
+        fps = f" · {rate:.1f} fps" if rate > 0 else ""
+        self.fn(min(0.99, done / max(1, top)), f"frame {done}/{top}{fps}{eta}{self.suffix}")
 
 
 @dataclass
