@@ -42,7 +42,6 @@ _ROLES = {"model": "superres", "denoise_model": "denoise", "face": "face", "colo
 _COLOR_BATCH = 8  # frames per pass through the colorization network on a GPU
 
 
-
 @dataclass
 class StageReport:
     """What ``restore_tensor`` did: stages run, models used, seconds per stage, tile used, faces."""
