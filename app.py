@@ -21,7 +21,7 @@ from gradio.exceptions import InvalidPathError
 import restoration
 from client import endpoints as api
 from client.endpoints import OPTION_PARAMS, field
-from restoration import RestorationError, config, serving, workspace, zerogpu
+from restoration import RestorationError, background, config, serving, workspace, zerogpu
 from restoration.arches import default_fidelity
 from restoration.catalog import model_ids
 from restoration.jobs import restore_folder, restore_video
@@ -183,7 +183,7 @@ def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], repor
                                                 progress=moved, cancel=cancel, executor=where)
     try:
         try:
-            yield from serving.in_background(work, "batch-job", report,
+            yield from background.in_background(work, "batch-job", report,
                                              lambda: (list(batch.gallery), gr.skip(), batch.report))
         except RestorationError as e:  # stopped part-way (not cancelled): deliver what is done
             if not batch.stopped(e, serving.for_visitor(e)):
@@ -211,7 +211,7 @@ def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Cal
             src = kept if kept.is_file() else Path(shutil.copy2(src, kept))
         work = lambda cancel, moved: restore_video(src, dst, opts, vopts, cancel=cancel,  # noqa: E731
                                                    executor=serving.executor(settings().ray_address), progress=moved)
-        res = yield from serving.in_background(work, "video-job", report, lambda: (gr.skip(),) * 3)
+        res = yield from background.in_background(work, "video-job", report, lambda: (gr.skip(),) * 3)
     except BaseException:  # a new request cannot resume this job's parts (on ZeroGPU it can): remove them
         if not zerogpu.active():
             discard_parts(dst)
@@ -437,7 +437,7 @@ def main() -> int:
     if cfg.ray_address:
         log.info("batch and video jobs run on Ray (%s); results are kept in %s, which every node must reach",
                  cfg.ray_address, cfg.output_root)
-    serving.stop_on_sigterm()  # docker stop, a Space's restart, any supervisor: jobs stop, the server closes
+    background.stop_on_sigterm()  # docker stop, a Space's restart, any supervisor: jobs stop, the server closes
     # gradio's cap is the larger of the two; each endpoint then holds its own kind to its own limit
     demo.launch(server_name=config.get("GRADIO_SERVER_NAME"), server_port=config.get("GRADIO_SERVER_PORT"),
                 max_file_size=f"{max(cfg.max_upload_mb, cfg.max_video_mb, cfg.max_model_mb)}mb")

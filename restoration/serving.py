@@ -1,6 +1,6 @@
 """What a server does for its visitors around a job, whatever its web framework: their options, the
-words of an error, a job run in the background with progress and Stop, the last failure of each
-visitor, and what the server offers (its models, and which of them are here).
+words of an error, the last failure of each visitor, and what the server offers (its models, and
+which of them are here). The job itself runs beside the request: ``restoration.background``.
 
 ``app.py`` adapts these to Gradio's widgets and events; nothing here imports Gradio.
 """
@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from . import config, uploads
@@ -273,97 +273,6 @@ class LastErrors:
         with self._lock:
             message = self._messages.pop((session or "", tab), None)
         return f"**The last run failed:** {markdown_text(message or 'see the message in the corner of the page')}"
-
-
-class Background:
-    """``work(cancel, progress)`` in a thread of its own, so the caller can show its progress and pass
-    a Stop on (``stop``: sets ``cancel`` and waits for the work to end). ``result()`` returns what
-    ``work`` returned or raises what it raised. ``stop_all`` stops every one running (a server that
-    is shutting down)."""
-
-    running_jobs: set[Background] = set()
-    _jobs_lock = threading.Lock()
-
-    def __init__(self, work: Callable[[threading.Event, Callable[[float, str], None]], Any], name: str) -> None:
-        self.fraction, self.message = 0.0, "starting"
-        self.cancel = threading.Event()
-        self._outcome: tuple[bool, Any] | None = None
-        # the request's context (its visitor) goes with the work
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, work), daemon=True,
-                                        name=name)
-        with Background._jobs_lock:
-            Background.running_jobs.add(self)
-        self._thread.start()
-
-    def _run(self, work: Callable[..., Any]) -> None:
-        try:
-            self._outcome = (True, work(self.cancel, self._progress))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
-            self._outcome = (False, e)
-        finally:
-            with Background._jobs_lock:
-                Background.running_jobs.discard(self)
-
-    @classmethod
-    def stop_all(cls, timeout: float = 8.0) -> int:
-        """Cancel every job running and wait up to ``timeout`` seconds for them to end (each stops at
-        its next batch of frames or file; what is finished stays, nothing is left half written).
-        Returns how many there were."""
-        with cls._jobs_lock:
-            jobs = list(cls.running_jobs)
-        for job in jobs:
-            job.cancel.set()
-        for job in jobs:
-            job._thread.join(timeout / max(1, len(jobs)))
-        return len(jobs)
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.fraction, self.message = fraction, message
-
-    def running(self, wait: float = 0.5) -> bool:
-        """Whether the work still runs, after waiting up to ``wait`` seconds for it to end."""
-        self._thread.join(wait)
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 120) -> None:
-        if self._thread.is_alive():
-            self.cancel.set()
-            self._thread.join(timeout)
-
-    def result(self) -> Any:
-        ok, value = self._outcome if self._outcome is not None else (False, RestorationError("the job did not end"))
-        if not ok:
-            raise value
-        return value
-
-
-def stop_on_sigterm() -> None:
-    """On SIGTERM (``docker stop``, a Space's restart, any supervisor): stop the running jobs (what is
-    finished stays, nothing is left half written), then raise ``KeyboardInterrupt`` in the main
-    thread, on which a server's loop closes as on Ctrl-C (Gradio's closes its queue and returns)."""
-    import signal
-
-    def terminate(signum: int, frame: Any) -> None:
-        log.info("SIGTERM: stopped %d running job(s); closing the server", Background.stop_all())
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-
-
-def in_background(work: Callable[[threading.Event, Callable[[float, str], None]], Any], name: str,
-                  progress: Callable[[float, str], None], outputs: Callable[[], Any]) -> Any:
-    """A generator for a streaming endpoint: runs ``work`` in the ``Background`` and yields
-    ``outputs()`` twice a second (after reporting ``progress``) while it runs, so a page shows how far
-    it is and a Stop or a closed page reaches it (the work is cancelled and waited for). Returns
-    what ``work`` returned; raises what it raised."""
-    job = Background(work, name)
-    try:
-        while job.running():
-            progress(job.fraction, job.message)
-            yield outputs()
-    finally:
-        job.stop()
-    return job.result()
 
 
 def menu_choices(task: str) -> list[tuple[str, str]]:

@@ -55,7 +55,8 @@ def _start_app(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
 
 def test_sigterm_stops_the_app_within_seconds_with_exit_0_and_no_half_written_result(tmp_path, tiny_models_dir):
     """As ``docker stop`` does: SIGTERM while a video job runs. The job stops, its parts are removed
-    (a new request cannot resume them), no file is left under a final name, and the process exits 0."""
+    (a new request cannot resume them), no file is left under a final name, the visitor is told the
+    server is shutting down, and the process exits 0."""
     from gradio_client import Client, handle_file
 
     from client.endpoints import OPTION_PARAMS
@@ -68,7 +69,7 @@ def test_sigterm_stops_the_app_within_seconds_with_exit_0_and_no_half_written_re
     try:
         src = make_clip(tmp_path / "long.mp4", w=96, h=64, n=480, audio=False)
         values = dict(zip(OPTION_PARAMS, FAST))
-        Client(url, verbose=False).submit(handle_file(str(src)), *[values.get(k) for k in OPTION_PARAMS],
+        job = Client(url, verbose=False).submit(handle_file(str(src)), *[values.get(k) for k in OPTION_PARAMS],
                                                 "h264", 18, api_name="/restore_video")
         deadline = time.monotonic() + 60
         while not list(out.glob("*/.long_restored.mp4.parts/seg_*")):  # frames are being written
@@ -86,6 +87,8 @@ def test_sigterm_stops_the_app_within_seconds_with_exit_0_and_no_half_written_re
     assert took < 10, took
     assert "SIGTERM: stopped 1 running job(s)" in log
     assert not list(out.rglob("long_restored.mp4")) and not list(out.rglob("*.parts")), list(out.rglob("*"))
+    with pytest.raises(Exception, match="the server is shutting down .*send it again in a minute"):
+        job.result(timeout=10)  # the visitor is told why, and what to do
 
 
 def test_results_are_served_from_an_output_folder_outside_tmp_and_the_app(tmp_path, tiny_models_dir, photo):
