@@ -110,15 +110,6 @@ def stage_seconds(restorer: Any, stages: list[str], height: int, width: int, fra
     return out
 
 
-def expected_seconds(restorer: Any, stages: list[str], height: int, width: int, frames: int = 1) -> float | None:
-    """The seconds the whole of ``stages`` should take (see ``stage_seconds``); None when a stage
-    other than sharpening (a denoiser, faces, the colorizer) was never measured."""
-    known = stage_seconds(restorer, stages, height, width, frames)
-    if any(s not in known and s != "sharpen" for s in stages):
-        return None
-    return sum(known.values())
-
-
 def _computed_pixels(size: tuple[int, int], tile: int, pad: int) -> int:
     """The pixels a network computes for a picture of ``size`` cut into ``tile`` cores with ``pad`` of
     context (the context is computed and thrown away)."""

@@ -105,8 +105,8 @@ def test_the_time_left_comes_from_this_machines_measured_speed(monkeypatch, phot
     from restoration.pipeline import prepare  # the estimate itself, for a picture four times as large
 
     job = prepare(opts)
-    one = speed.expected_seconds(job, ["superres"], 48, 64)
-    four = speed.expected_seconds(job, ["superres"], 96, 128)
+    one = job.expected_seconds(48, 64)
+    four = job.expected_seconds(96, 128)
     assert one and four and 2.5 < four / one < 6
 
 
