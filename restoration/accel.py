@@ -27,6 +27,7 @@ from . import config
 
 log = logging.getLogger(__name__)
 
+
 @functools.cache
 def cpu_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX, from the processor's own flags on
