@@ -186,9 +186,16 @@ class Restorer:
                     tiling.measure(model, model.spec.architecture, model.scale, width, self.device)
                 self._tiles[size, role] = plan_tiles(
                     model.spec.architecture, model.scale, self.device, size, default=model.spec.tile,
-                    dtype_bytes=torch.finfo(model.dtype).bits // 8, tile=self.options.tile,
+                    dtype_bytes=width, tile=self.options.tile,
                     pad=self.options.tile_pad, budget=self._budget)
             return self._tiles[size, role]
+
+    def superres_tiles(self, height: int, width: int) -> tuple[int, int]:
+        """(tile, pieces per call) of the upscaler for a picture of ``height`` x ``width``: one plan for
+        every pass, made for the last pass's input (the largest)."""
+        model = self.model("superres")
+        grow = model.scale ** (stages.plan_passes(model.scale, self.options.upscale) - 1)
+        return self.tiles((height * grow, width * grow))
 
     def run(self, x: torch.Tensor, *, alpha: torch.Tensor | None = None, progress: ProgressFn | None = None,
             monochrome: bool | None = None, track: FaceTracker | None = None
@@ -242,8 +249,7 @@ class Restorer:
     def _superres(self, f: _Frame, step: Callable[[float, int], None]) -> None:
         f.source = f.x
         model = self.model("superres")
-        grow = model.scale ** (stages.plan_passes(model.scale, self.options.upscale) - 1)  # last pass's input
-        tile, pieces = self.tiles((f.x.shape[-2] * grow, f.x.shape[-1] * grow))
+        tile, pieces = self.superres_tiles(*f.x.shape[-2:])
         f.report.tile = tile
         f.report.models["superres"] = model.spec.id
         src = f.x * f.alpha if f.alpha is not None else f.x  # premultiplied: no dark fringe at edges

@@ -41,13 +41,12 @@ def _work(stage: str, restorer: Any, height: int, width: int, frames: int) -> fl
     if stage != "superres":
         return height * width * frames / 1e6
     from .stages import plan_passes
+    from .tiling import computed_pixels
 
     model = restorer.model("superres")
-    passes = plan_passes(model.scale, restorer.options.upscale)
-    last = model.scale ** (passes - 1)
-    tile = restorer.tiles((height * last, width * last))[0]  # one tile for every pass, as the stage plans it
-    total = sum(_computed_pixels((height * model.scale ** p, width * model.scale ** p), tile,
-                                 restorer.options.tile_pad) for p in range(passes))
+    tile = restorer.superres_tiles(height, width)[0]
+    total = sum(computed_pixels((height * model.scale ** p, width * model.scale ** p), tile, restorer.options.tile_pad)
+                for p in range(plan_passes(model.scale, restorer.options.upscale)))
     return frames * total / 1e6
 
 
@@ -108,17 +107,6 @@ def stage_seconds(restorer: Any, stages: list[str], height: int, width: int, fra
         if stage == "superres":
             height, width = round(height * restorer.options.upscale), round(width * restorer.options.upscale)
     return out
-
-
-def _computed_pixels(size: tuple[int, int], tile: int, pad: int) -> int:
-    """The pixels a network computes for a picture of ``size`` cut into ``tile`` cores with ``pad`` of
-    context (the context is computed and thrown away)."""
-    from .tiling import _layout
-
-    if tile <= 0:
-        return size[0] * size[1]
-    (eh, ys, _), (ew, xs, _) = _layout(size[0], tile, pad), _layout(size[1], tile, pad)
-    return eh * len(ys) * ew * len(xs)
 
 
 def about(seconds: float) -> str:

@@ -86,6 +86,15 @@ def _layout(length: int, tile: int, pad: int) -> tuple[int, list[int], list[int]
     return edge, starts, cuts
 
 
+def computed_pixels(size: tuple[int, int], tile: int, pad: int) -> int:
+    """The pixels a network computes for a picture of ``size`` (H, W) cut into ``tile`` cores with
+    ``pad`` of context (the context is computed and thrown away); ``tile`` 0: the picture whole."""
+    if tile <= 0:
+        return size[0] * size[1]
+    (eh, ys, _), (ew, xs, _) = _layout(size[0], tile, pad), _layout(size[1], tile, pad)
+    return eh * len(ys) * ew * len(xs)
+
+
 def gpu_budget(device: torch.device) -> int:
     """Bytes of activations one stage may plan for on ``device``.
 
