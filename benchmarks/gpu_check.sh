@@ -6,6 +6,9 @@
 #
 #   bash benchmarks/gpu_check.sh [--out DIR] [--deadline SECONDS] [--dry-run]
 #
+# Every Python step runs $PYTHON (default: python3 from PATH); the tests set it to their own interpreter,
+# so a suite started as .venv/bin/python -m pytest without activating the venv checks that venv.
+#
 # What travels with the working tree, in the ignored folder .gpu/ (make it with
 # `bash benchmarks/gpu_check.sh --prepare` on a machine that has ../shared and pip):
 #   .gpu/weights/  trained weights (what fits the 64 MiB a call carries beside the wheels: YuNet, the
@@ -38,7 +41,7 @@ if [ "$PREPARE" = 1 ]; then  # on the development machine: fill .gpu/ for the de
   for f in face_detection_yunet_2026may.onnx realesr-animevideov3.fp16.safetensors \
            RealESRGAN_x4plus_anime_6B.fp16.safetensors; do cp -f "../shared/weights/$f" .gpu/weights/; done
   cp -f ../shared/tools/peer_realesrgan.py .gpu/tools/
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  "${PYTHON:-python3}" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .gpu/wheels spandrel==0.4.2 spandrel_extra_arches==0.2.0 av==18.1.0
   du -sh .gpu
@@ -54,7 +57,7 @@ export PYTHONUNBUFFERED=1
 
 # What the machine lacks, from the carried wheels (the project's pins do not apply there).
 if [ -d .gpu/wheels ] && ls .gpu/wheels/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+  "${PYTHON:-python3}" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .gpu/wheels/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 MODELS=$(mktemp -d)
@@ -70,7 +73,7 @@ if [ -d .gpu/weights ]; then
   done
 fi
 export HF_HUB_OFFLINE=1 RESTORATION_MODELS_DIR=$MODELS
-PY=python3
+PY=${PYTHON:-python3}
 
 # part NAME LIMIT COMMAND...: run it with its own limit, never past the deadline; log and status kept.
 part() {

@@ -5,7 +5,6 @@ Debian package costs only itself. (The image itself is built and run with podman
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -118,18 +117,42 @@ def _dockerignore() -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
+def _docker_pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: matched against the whole path from the context's
+    root (a leading "/" changes nothing), "**" any number of folders, "*" and "?" within one name."""
+    out, i, pat = "", 0, pattern.strip().lstrip("/")
+    while i < len(pat):
+        if pat.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pat.startswith("**", i):
+            out, i = out + ".*", i + 2
+        else:
+            out, i = out + {"*": "[^/]*", "?": "[^/]"}.get(pat[i], re.escape(pat[i])), i + 1
+    return re.compile(out + r"\Z")
+
+
 def _ignored(path: str, patterns: list[str]) -> bool:
-    """Whether Docker leaves ``path`` out of the build context (its patterns, without exceptions)."""
+    """Whether Docker leaves ``path`` out of the build context (its patterns, without exceptions): the
+    path itself or a folder above it matches."""
     parts = path.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatch(p, pat.lstrip("/").removeprefix("**/")) or fnmatch.fnmatch(p, pat)
-               for pat in patterns for p in prefixes)
+    return any(_docker_pattern(pat).match(p) for pat in patterns for p in prefixes)
+
+
+def test_the_pattern_reader_matches_as_docker_does():
+    assert _ignored(".env", [".env"]) and not _ignored("examples/.env", [".env"])  # only at the top
+    assert _ignored("examples/.env", ["**/.env"]) and _ignored(".env", ["**/.env"])
+    assert _ignored("tests/fixtures/x.py", ["tests"]) and not _ignored("my-tests/x.py", ["tests"])
+    assert _ignored("a/b/w.pth", ["**/*.pth"]) and not _ignored("a/b/w.pth", ["*.pth"])
 
 
 def test_dockerignore_keeps_secrets_and_what_the_image_does_not_need_out():
     patterns = _dockerignore()
-    for secret in (".env", ".env.local", ".env.cluster", "cluster.env"):
+    for secret in (".env", ".env.local", ".env.cluster", "cluster.env", "examples/.env", "deploy/prod/.env.local",
+                   "deploy/cluster.env"):
         assert _ignored(secret, patterns), secret
+    for weights in ("weights/x.safetensors", "examples/models/net.pth", "a/b/c.ckpt", "restoration/x.onnx"):
+        assert _ignored(weights, patterns), weights
     for unneeded in ("tests/test_app.py", "docs/app_screenshot.png", "benchmarks/run.py", ".git/HEAD", ".venv/x"):
         assert _ignored(unneeded, patterns), unneeded
     for needed in ("app.py", "restoration/pipeline.py", "client/api.py", "examples/astronaut_small.jpg",
