@@ -9,11 +9,13 @@
 # 250 MB): build with --build-arg EXTRA_PACKAGES=g++ to have it (that layer comes after the Python
 # packages, so it costs only itself). Without one the app runs eagerly.
 #
-# Base: python:3.11-slim, not a CUDA image. The PyPI torch wheels carry their own CUDA runtime
-# libraries (CUDA 13.2 for torch 2.15.0), so the same image runs on a GPU (the host needs only the
-# NVIDIA driver, 580 or newer, and the container toolkit for --gpus) and on a CPU, and it stays
-# about 2 GB smaller than a CUDA base.
-FROM python:3.11-slim-bookworm
+# Base: python:3.12-slim, not a CUDA image: the same Python as the Space (README's front matter; both
+# are held to docs/zerogpu-versions.toml by tests/test_packaging.py). The PyPI torch wheels carry
+# their own CUDA runtime libraries (CUDA 13.0 for torch 2.11.0), so the same image runs on a GPU (the
+# host needs only the NVIDIA driver, 580 or newer, and the container toolkit for --gpus) and on a
+# CPU, and it stays about 2 GB smaller than a CUDA base.
+ARG PYTHON_VERSION=3.12.12
+FROM python:${PYTHON_VERSION}-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -34,15 +34,51 @@ def _pins() -> dict[str, str]:
     return pins
 
 
+def _zerogpu() -> dict:
+    return tomllib.loads((ROOT / "docs" / "zerogpu-versions.toml").read_text())
+
+
 def test_space_front_matter_is_valid_and_points_at_real_things():
     fm = _front_matter()
     assert fm["sdk"] == "gradio"
     assert fm["sdk_version"] == _pins()["gradio"]
     assert (ROOT / fm["app_file"]).is_file()
-    assert str(fm["python_version"]) == "3.11"
     assert set(fm["models"]) == {m.hub_repo for m in list_models()}
     for key in ("title", "emoji", "license", "suggested_hardware"):
         assert fm.get(key), key
+
+
+def test_the_space_builds_on_zerogpu_and_every_target_runs_the_same_versions():
+    """README's Python and requirements' torch are versions ZeroGPU runs (else the Space fails to build:
+    "No candidate PyTorch version found for ZeroGPU"); Docker, pyenv (.python-version, what CI's
+    python3 is) and pyproject name the same Python; the installed torch is the pinned one."""
+    import sys
+
+    import torch
+    import torchvision
+
+    platform, pins = _zerogpu(), _pins()
+    python = str(_front_matter()["python_version"])
+    assert python in platform["python"], f"README python_version {python} is not one ZeroGPU runs"
+    assert pins["torch"] in platform["torch"], f"torch=={pins['torch']} is not one ZeroGPU runs"
+    assert pins["torchvision"] == platform["torchvision"][pins["torch"]], "torchvision does not match torch"
+    minor = ".".join(python.split(".")[:2])
+    docker = re.search(r"^ARG PYTHON_VERSION=(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert docker and docker[1] == python
+    assert (ROOT / ".python-version").read_text().strip() == minor
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert re.fullmatch(r">=3\.(\d+)", requires) and int(requires.split(".")[1]) <= int(minor.split(".")[1])
+    assert torch.__version__.split("+")[0] == pins["torch"], "the tests do not run the pinned torch"
+    assert torchvision.__version__.split("+")[0] == pins["torchvision"]
+    assert sys.version_info >= (3, 11)
+
+
+def test_the_versions_table_says_where_it_comes_from():
+    platform = _zerogpu()
+    assert platform["source"].startswith("https://huggingface.co/docs/hub/spaces-zerogpu")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", platform["as_of"])
+    assert set(platform["torchvision"]) == set(platform["torch"])
+    assert [s for s, v in platform["sizes"].items() if v["default"]] == ["large"]
 
 
 def test_readme_links_and_pictures_exist():
