@@ -1,6 +1,6 @@
 """Gradio app: Image, Video, Batch and Models tabs over the ``restoration`` library, whose
-``serving`` and ``workspace`` do what a server does around a job; this file adapts widgets and events
-to them. Every event has an explicit ``api_name`` (names shared with ``client/``), so the browser and
+``restoration.server`` package does what a server does around a job; this file adapts widgets and
+events to it. Every event has an explicit ``api_name`` (names shared with ``client/``), so the browser and
 remote programs use the same queued endpoints. Run with ``python app.py``."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import functools
 import inspect
 import logging
 import math
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,18 +20,19 @@ from gradio.exceptions import InvalidPathError
 import restoration
 from client import endpoints as api
 from client.endpoints import OPTION_PARAMS, field
-from restoration import RestorationError, background, config, serving, workspace, zerogpu
+from restoration import RestorationError, config
 from restoration.arches import default_fidelity
 from restoration.catalog import model_ids
-from restoration.jobs import restore_folder, restore_video
 from restoration.media import INPUT_EXTENSIONS
 from restoration.metrics import table as metrics_table
 from restoration.options import NO_PRESET, PRESETS, build_video_options
-from restoration.video import discard_parts
+from restoration.server import background, catalogue, folders, visitors, words
+from restoration.server.host import Host
 
 log = logging.getLogger("restoration.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 settings = functools.cache(config.app_settings)  # read once, when the app is built
+host = functools.cache(lambda: Host(settings()))  # where this server's jobs run
 
 
 # --- widgets that speak to API callers -----------------------------------------------------------
@@ -107,26 +107,22 @@ class Blocks(gr.Blocks):
         except gr.Error:
             raise
         except Exception as e:  # noqa: BLE001 - a file not uploaded first, a value of the wrong shape...
-            raise gr.Error(serving.unreadable(e, block_fn.api_name, isinstance(e, InvalidPathError))) from None
+            raise gr.Error(words.unreadable(e, block_fn.api_name, isinstance(e, InvalidPathError))) from None
 
 
 # --- glue between gradio and the library ---------------------------------------------------------
-ERRORS = serving.LastErrors()
+ERRORS = words.LastErrors()
 
 
 def _fail(e: BaseException, request: gr.Request | None, tab: str) -> gr.Error:
     """``e`` as the visitor's message, kept for the status line of ``tab`` until the next run."""
-    message = e.message if isinstance(e, gr.Error) else serving.for_visitor(e)
+    message = e.message if isinstance(e, gr.Error) else words.for_visitor(e)
     ERRORS.put(request.session_hash if request is not None else None, tab, message)
     return e if isinstance(e, gr.Error) else gr.Error(message)
 
 
-def _job_dir(key: str | None = None) -> Path:  # one request's folder; on ZeroGPU the same again for a retry
-    return workspace.request_dir(settings().output_root, settings().output_ttl_s, key if zerogpu.active() else None)
-
-
 def _upload(path: str | None, what: str, limit_mb: int | None = None) -> Path:
-    return workspace.check_upload(path, what, limit_mb or settings().max_upload_mb)
+    return folders.check_upload(path, what, limit_mb or settings().max_upload_mb)
 
 
 def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -139,7 +135,7 @@ def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[
         def endpoint(media: Any, *args: Any) -> Any:
             *values, progress, request = args
             try:
-                with serving.visitor_scope(_visitor(request)):
+                with visitors.visitor_scope(_visitor(request)):
                     return (yield from fn(media, dict(zip(names, values)), lambda f, m: progress(f, desc=m)))
             except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
                 raise _fail(e, request, tab) from e
@@ -162,8 +158,7 @@ def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[
 def restore_image_endpoint(image: str | None, given: dict[str, Any], report: Callable[[float, str], None]):
     """Restore one image (on ZeroGPU in one GPU call sized to it). Yields (before/after preview pair,
     full-resolution file, metrics, faces)."""
-    out = workspace.restore_upload(_upload(image, "image"), serving.visitor_options(given), _job_dir, report,
-                                   zerogpu.restore_image if zerogpu.active() else None)
+    out = host().restore_image(_upload(image, "image"), visitors.visitor_options(given), report)
     for warning in out.metrics.get("warnings", []):
         gr.Warning(warning)
     yield (out.before, out.after), out.file, out.metrics, out.faces
@@ -176,23 +171,19 @@ def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], repor
     part-way (a model missing for one of its pictures) still delivers the files it finished."""
     if not files:
         raise RestorationError("No files given: upload images or a zip first.")
-    opts, paths = serving.visitor_options(given), [_upload(f, "file") for f in files]
-    batch = workspace.BatchRequest(paths, _job_dir(workspace.request_key(paths, given)), settings().max_batch_files)
-    where = serving.executor(settings().ray_address)
-    work = lambda cancel, moved: restore_folder(batch.inputs, batch.outputs, opts, on_item=batch.on_item,  # noqa
-                                                progress=moved, cancel=cancel, executor=where)
+    job = host().batch([_upload(f, "file") for f in files], given, visitors.visitor_options(given))
+    batch = job.request
     try:
         try:
-            yield from background.in_background(work, "batch-job", report,
-                                             lambda: (list(batch.gallery), gr.skip(), batch.report))
+            yield from background.in_background(job.run, "batch-job", report,
+                                                lambda: (list(batch.gallery), gr.skip(), batch.report))
         except RestorationError as e:  # stopped part-way (not cancelled): deliver what is done
-            if not batch.stopped(e, serving.for_visitor(e)):
+            if not batch.stopped(e, words.for_visitor(e)):
                 raise
             gr.Warning(f"The batch stopped after {len(batch.report['restored'])} file(s): {batch.report['stopped']}")
         archive = batch.finish()
     except BaseException:  # refused as a whole: nothing of it stays (on ZeroGPU what is done, to resume)
-        if not zerogpu.active():
-            shutil.rmtree(batch.folder, ignore_errors=True)
+        job.abandon()
         raise
     yield batch.gallery, (str(archive) if archive else None), batch.report
 
@@ -201,21 +192,14 @@ def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], repor
 def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Callable[[float, str], None]):
     """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
     the last value is (playable video or None, file to download, metrics)."""
-    src, opts = _upload(video, "video", settings().max_video_mb), serving.visitor_options(given)
+    src, opts = _upload(video, "video", settings().max_video_mb), visitors.visitor_options(given)
     crf = given.get("crf")
     vopts = build_video_options(codec=given.get("codec"), crf=None if crf is None else int(round(float(crf))))
-    dst = _job_dir(workspace.request_key([src], given)) / f"{Path(src.name).stem or 'video'}_restored{vopts.suffix}"
+    job = host().video(src, given, opts, vopts)
     try:
-        if settings().ray_address or zerogpu.active():  # a copy every worker reaches, the same on a retry
-            kept = dst.parent / f"source{src.suffix.lower()}"
-            src = kept if kept.is_file() else Path(shutil.copy2(src, kept))
-        work = lambda cancel, moved: restore_video(src, dst, opts, vopts, cancel=cancel,  # noqa: E731
-                                                   executor=serving.executor(settings().ray_address), progress=moved)
-        res = yield from background.in_background(work, "video-job", report, lambda: (gr.skip(),) * 3)
+        res = yield from background.in_background(job.run, "video-job", report, lambda: (gr.skip(),) * 3)
     except BaseException:  # a new request cannot resume this job's parts (on ZeroGPU it can): remove them
-        if not zerogpu.active():
-            discard_parts(dst)
-            shutil.rmtree(dst.parent, ignore_errors=True)
+        job.abandon()
         raise
     for warning in res.metrics.get("warnings", []):
         gr.Warning(warning)
@@ -223,32 +207,32 @@ def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Cal
 
 
 def _visitor(request: gr.Request | None) -> str | None:  # a signed-in Hugging Face user, else the session
-    return serving.visitor_key(getattr(request, "username", None), getattr(request, "session_hash", None))
+    return visitors.visitor_key(getattr(request, "username", None), getattr(request, "session_hash", None))
 
 
 def _as_visitor(request: gr.Request | None, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` for the visitor of ``request``; a refusal reaches them in their words."""
     try:
-        with serving.visitor_scope(_visitor(request)):
+        with visitors.visitor_scope(_visitor(request)):
             return fn(*args)
     except Exception as e:  # noqa: BLE001 - a refused file is a message, nothing is stored or removed
-        raise gr.Error(serving.for_visitor(e)) from e
+        raise gr.Error(words.for_visitor(e)) from e
 
 
 def add_model_endpoint(file: str | None, request: gr.Request) -> dict[str, Any]:
     """Add a model file (checked with spandrel, stored under its content hash) for this visitor (see
     ``RESTORATION_USER_MODELS``). Returns what it is; its ``name`` is how it is chosen from then on."""
-    return _as_visitor(request, serving.add_model, file, settings().max_model_mb)
+    return _as_visitor(request, visitors.add_model, file, settings().max_model_mb)
 
 
 def remove_model_endpoint(name: str | None, request: gr.Request) -> list[dict[str, Any]]:
     """Remove an added model of this visitor by its ``name``; returns the models they still have."""
-    return _as_visitor(request, serving.remove_model, name)
+    return _as_visitor(request, visitors.remove_model, name)
 
 
 def list_models_endpoint(request: gr.Request) -> list[dict[str, Any]]:
     """The catalogue, each with where it is (``available``), then the models this visitor added."""
-    return _as_visitor(request, serving.catalogue)
+    return _as_visitor(request, catalogue.catalogue)
 
 
 # --- the UI --------------------------------------------------------------------------------------
@@ -257,9 +241,9 @@ _PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "s
 
 def _refresh_menus(names: list[str], request: gr.Request | None) -> list[Any]:
     """The model menus ``names`` (in output order) and the removal menu, as this visitor sees them."""
-    with serving.visitor_scope(_visitor(request)):
-        return [gr.update(choices=c) for c in (*map(serving.menu_choices, (serving.MENU_OPTIONS[n] for n in names)),
-                                               [(i["file"], i["name"]) for i in serving.added_models()])]
+    with visitors.visitor_scope(_visitor(request)):
+        return [gr.update(choices=c) for c in (*map(catalogue.menu_choices, (visitors.MENU_OPTIONS[n] for n in names)),
+                                               [(i["file"], i["name"]) for i in visitors.added_models()])]
 
 
 def _preset_values(preset: str | None) -> list[Any]:
@@ -285,17 +269,17 @@ def _options_panel(default_preset: str = "old-photo", images: bool = True) -> tu
     w: dict[str, Any] = {}
     preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False), gr.Row():
-        w["face"] = _widget("face", choices=serving.menu_choices("face-restoration"), allow_custom_value=True)
+        w["face"] = _widget("face", choices=catalogue.menu_choices("face-restoration"), allow_custom_value=True)
         w["face_fidelity"] = _widget("face_fidelity")
         w["face_mask"] = _widget("face_mask", value="box")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             w["upscale"] = _widget("upscale", scale=1)
-            w["model"] = _widget("model", choices=serving.menu_choices("super-resolution"), allow_custom_value=True,
+            w["model"] = _widget("model", choices=catalogue.menu_choices("super-resolution"), allow_custom_value=True,
                                  scale=2, min_width=300)
         with gr.Row():
             w["denoise"] = _widget("denoise")
-            w["denoise_model"] = _widget("denoise_model", choices=serving.menu_choices("restoration"), value="nlm",
+            w["denoise_model"] = _widget("denoise_model", choices=catalogue.menu_choices("restoration"), value="nlm",
                                          allow_custom_value=True)
             w["sharpen"] = _widget("sharpen")
         with gr.Row():
@@ -325,14 +309,12 @@ def _run_button(button: gr.Button, status: gr.Markdown, tab: str, endpoint: str,
 def build_app() -> gr.Blocks:
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
     cfg = settings()
-    serving.forget_sessions()  # the sessions of an earlier run of the server are gone, and their models
+    visitors.forget_sessions()  # the sessions of an earlier run of the server are gone, and their models
     panels = []  # (preset widget, its controls), filled from the preset when the page loads
     with Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
-        if cfg.ray_address:
-            where = ("an embedded Ray on this machine" if cfg.ray_address == "local"
-                     else f"the Ray cluster `{cfg.ray_address}`")
-            gr.Markdown(f"Batch and video jobs run on {where}.", elem_id="cluster-note")
+        if host().where:
+            gr.Markdown(f"Batch and video jobs run on {host().where}.", elem_id="cluster-note")
         with gr.Tab("Image"), gr.Row():
             with gr.Column(scale=1):
                 image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
@@ -388,10 +370,10 @@ def build_app() -> gr.Blocks:
                 status = gr.Markdown(elem_id="status-batch")
             _run_button(run_batch, status, "batch", api.RESTORE_BATCH, fn=restore_batch_endpoint,
                         inputs=[files_in, panels[2][0], *panels[2][1]], outputs=[gallery, archive, report]
-                        ).success(serving.batch_status, report, status, api_visibility="private", queue=False)
+                        ).success(words.batch_status, report, status, api_visibility="private", queue=False)
         with gr.Tab("Models & About"):
             about = gr.Markdown(elem_id="about")
-            gr.Markdown(serving.USER_MODELS_NOTE[cfg.user_models], elem_id="user-models-note")
+            gr.Markdown(visitors.USER_MODELS_NOTE[cfg.user_models], elem_id="user-models-note")
             with gr.Row():
                 model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
                                      file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
@@ -403,10 +385,10 @@ def build_app() -> gr.Blocks:
                     remove_button = gr.Button("Remove", variant="stop")
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api.api_name(api.LIST_MODELS))
-        demo.load(lambda: serving.about({"gradio": gr.__version__}), None, about, api_visibility="private",
+        demo.load(lambda: catalogue.about({"gradio": gr.__version__}), None, about, api_visibility="private",
                   queue=False)  # what is on the server now
         menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
-                 if n in serving.MENU_OPTIONS]
+                 if n in visitors.MENU_OPTIONS]
 
         def refresh_menus(request: gr.Request) -> list[Any]:  # as this visitor sees them
             return _refresh_menus([n for n, _ in menus], request)

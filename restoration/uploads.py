@@ -8,7 +8,7 @@ only their own name. Its stored name is how it is then given anywhere a model is
 (``restoration.refs`` looks bare names up here too). Files fetched from the Hub for a visitor
 (``hf:`` references) are recorded here too (``kind`` "hub"), so that every file visitors bring counts
 against one budget: ``make_room`` evicts the least recently used ones, never a file a running job
-uses (``using``). Who may do what is the server's policy (``restoration.serving``); this module keeps
+uses (``using``). Who may do what is the server's policy (``restoration.server.visitors``); this module keeps
 the books. Nothing is stored from a file that is refused.
 """
 

@@ -95,9 +95,9 @@ def _type(page, label: str, value: str) -> None:
 def test_each_model_menu_lists_its_own_models_in_the_page(server):
     """Opened in Chromium after the page has loaded (the load event refreshes the menus): Faces lists
     off and the face models, Denoiser nlm and the denoisers, Upscaler the upscalers, in every tab."""
-    from restoration import serving
+    from restoration.server import catalogue
 
-    want = {label: [name for name, _ in serving.menu_choices(task)]
+    want = {label: [name for name, _ in catalogue.menu_choices(task)]
             for label, task in (("Faces", "face-restoration"), ("Denoiser", "restoration"),
                                 ("Upscaler", "super-resolution"))}
     assert want["Faces"][0] == "off" and want["Denoiser"][0] == "nlm"

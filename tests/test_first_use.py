@@ -26,9 +26,9 @@ from restoration import (
     restore_folder,
     restore_image,
     restore_video,
-    serving,
 )
 from restoration.metrics import resize_to, sharpness
+from restoration.server import words
 
 FAST = dict(preset="none", model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,7 +235,7 @@ def test_a_batch_that_stops_still_delivers_what_it_finished(server, without, pho
     assert r.report["stopped"] == "The colorizer ddcolor is not available on this server: set Colorize to off to " \
                                   "restore without it."
     assert zipfile.ZipFile(r.archive).namelist() == ["a.png"]
-    assert serving.batch_status(r.report).startswith("**Stopped after 1 file(s):**")
+    assert words.batch_status(r.report).startswith("**Stopped after 1 file(s):**")
 
 
 # --- gradio's REST protocol ------------------------------------------------------------------------

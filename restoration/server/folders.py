@@ -1,8 +1,5 @@
 """A server's folders for its requests: one fresh folder each, removed after a time; uploads
-gathered in under names that never collide; results zipped.
-
-What a web app (``app.py``) or any other server built on the library does around a batch or a video
-job, kept out of the web layer so every server does it the same way.
+checked and gathered in under names that never collide; previews; a batch's results and report, zipped.
 """
 
 from __future__ import annotations
@@ -12,14 +9,13 @@ import shutil
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchItem, unpack_images
-from .errors import RestorationError
-from .media import INPUT_EXTENSIONS, ImageData, read_image, write_image
+from ..batch import BatchItem, unpack_images
+from ..errors import RestorationError
+from ..media import INPUT_EXTENSIONS, ImageData, read_image, write_image
 
 PREVIEW_MAX_SIDE = 2048
 
@@ -52,7 +48,7 @@ def request_key(files: list[Path], given: dict[str, Any]) -> str:
     import hashlib
     import json
 
-    from .weights import sha256_file
+    from ..weights import sha256_file
 
     text = json.dumps([[sha256_file(f) for f in files], sorted(given.items())], default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -127,7 +123,7 @@ def preview(pixels: Any, path: Path) -> str:
     """A WebP preview of ``pixels`` (H, W, 3+) float in [0, 1], at most ``PREVIEW_MAX_SIDE`` px a side."""
     import numpy as np
 
-    from .metrics import resize_to
+    from ..metrics import resize_to
 
     h, w = pixels.shape[:2]
     f = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
@@ -144,44 +140,6 @@ def face_previews(crops: list[tuple[Any, Any]], folder: Path) -> list[tuple[str,
         for label, t in zip(("before", "after"), pair):
             items.append((preview(t.permute(1, 2, 0).numpy(), folder / f"face{i}_{label}.webp"), f"face {i} {label}"))
     return items
-
-
-@dataclass
-class ImageOutcome:
-    """A restored upload: its before/after previews, the full-resolution file, metrics, face previews."""
-
-    before: str
-    after: str
-    file: str
-    metrics: dict[str, Any]
-    faces: list[tuple[str, str]]
-
-
-def restore_upload(src: Path, options: Any, new_folder: Callable[[], Path],
-                   progress: Callable[[float, str], None] | None = None, restore: Callable[..., Any] | None = None
-                   ) -> ImageOutcome:
-    """Restore the uploaded image ``src`` with ``restore`` (default ``pipeline.restore_image``; on
-    ZeroGPU ``zerogpu.restore_image``) and write the result (named after it, in ``options``'
-    format), its previews and its faces' into a folder from ``new_folder()``, made only once the work
-    has succeeded and removed again if writing fails. Raises what ``restore`` raises."""
-    from .media import FORMAT_EXT
-    from .metrics import resize_to
-    from .pipeline import restore_image
-
-    data = read_image(src, name=src.name)
-    result = (restore or restore_image)(data, options, progress=progress)
-    folder = new_folder()
-    try:
-        out = write_image(result.image, folder / f"{Path(src.name).stem or 'image'}_restored"
-                          f"{FORMAT_EXT[options.output_format]}", output_format=options.output_format,
-                          quality=options.quality, record=result.record())
-        pixels = result.image.pixels
-        before = preview(resize_to(data.pixels, (pixels.shape[1], pixels.shape[0])), folder / "before.webp")
-        faces = face_previews(result.report.faces.crops if result.report.faces else [], folder)
-        return ImageOutcome(before, preview(pixels, folder / "after.webp"), str(out), result.metrics, faces)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
 
 
 class BatchRequest:
@@ -213,7 +171,7 @@ class BatchRequest:
     def stopped(self, e: BaseException, why: str) -> bool:
         """Whether the batch, stopped part-way by ``e``, still delivers (some files are done and it
         was not cancelled); if so ``why`` goes into the report."""
-        from .errors import Cancelled
+        from ..errors import Cancelled
 
         if not self.report["restored"] or isinstance(e, Cancelled) or not isinstance(e, RestorationError):
             return False

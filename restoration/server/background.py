@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import Cancelled, RestorationError
+from ..errors import Cancelled, RestorationError
 
-log = logging.getLogger("restoration.serving")
+log = logging.getLogger(__name__)
 
 
 class Background:
