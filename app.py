@@ -10,6 +10,7 @@ import inspect
 import logging
 import math
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from restoration.catalog import model_ids
 from restoration.media import INPUT_EXTENSIONS
 from restoration.metrics import table as metrics_table
 from restoration.options import NO_PRESET, PRESETS, build_video_options
-from restoration.server import background, catalogue, folders, visitors, words
+from restoration.server import agents, background, catalogue, folders, visitors, words
 from restoration.server.host import Host
 
 log = logging.getLogger("restoration.app")
@@ -91,11 +92,30 @@ class Slider(_naming_errors(gr.Slider, "slider")):
 
 class Blocks(gr.Blocks):
     """Blocks that answer REST callers (curl) as ``gradio_client``: inputs left out are None, and an unreadable
-    one is refused with why (not ``{"error": null}``); the results folder is served wherever it is."""
+    one is refused with why (not ``{"error": null}``); the results folder is served wherever it is, and its
+    files also at ``/results/<request>/<file>`` (links for agents that show no server path); the MCP server
+    (``RESTORATION_MCP``) lists only the agents' tools and gives their pictures back as images."""
 
     def launch(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["allowed_paths"] = [*(kwargs.get("allowed_paths") or []), str(settings().output_root)]
-        return super().launch(*args, **kwargs)
+        kwargs.setdefault("mcp_server", settings().mcp)
+        kwargs.setdefault("run_history", settings().run_history)
+        hold = not kwargs.pop("prevent_thread_lock", False) and not bool(getattr(sys, "ps1", sys.flags.interactive))
+        launched = super().launch(*args, prevent_thread_lock=True, **kwargs)
+        self.app.add_api_route("/results/{folder}/{name}", _result_file, methods=["GET", "HEAD"])
+        if hold:
+            self.block_thread()
+        return launched
+
+    @property
+    def mcp_server_obj(self) -> Any:
+        return self.__dict__.get("_mcp_server")
+
+    @mcp_server_obj.setter
+    def mcp_server_obj(self, server: Any) -> None:  # set by gradio when it makes the MCP server
+        if server is not None:
+            _for_agents(server)
+        self.__dict__["_mcp_server"] = server
 
     def validate_inputs(self, block_fn: Any, inputs: list[Any]) -> None:
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
@@ -233,6 +253,62 @@ def remove_model_endpoint(name: str | None, request: gr.Request) -> list[dict[st
 def list_models_endpoint(request: gr.Request) -> list[dict[str, Any]]:
     """The catalogue, each with where it is (``available``), then the models this visitor added."""
     return _as_visitor(request, catalogue.catalogue)
+
+
+# --- agents (MCP) --------------------------------------------------------------------------------
+def _agent_tool(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (an ``agents`` tool, whose last argument is the ``Caller``) as gradio serves it: its own
+    arguments, then the request; a refusal reaches the agent in the visitor's words."""
+
+    def tool(*args: Any) -> Any:
+        *values, request = args
+        try:
+            with visitors.visitor_scope(_visitor(request)):
+                root = config.get("GRADIO_ROOT_PATH") or ""
+                caller = agents.Caller(host(), agents.base_url(dict(request.headers), root))
+                return fn(*values, caller=caller)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
+            raise gr.Error(words.for_visitor(e)) from e
+
+    functools.update_wrapper(tool, fn)
+    P, hints = inspect.Parameter, typing.get_type_hints(fn)
+    params = [p.replace(kind=P.POSITIONAL_OR_KEYWORD, annotation=hints[p.name])
+              for p in inspect.signature(fn).parameters.values() if p.name != "caller"]
+    request = P("request", P.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+    tool.__signature__ = inspect.Signature([*params, request], return_annotation=hints["return"])
+    tool.__annotations__ = {**{p.name: p.annotation for p in params}, "request": gr.Request, "return": hints["return"]}
+    return tool
+
+
+def _for_agents(server: Any) -> None:
+    """Gradio's MCP server made for agents: only the agents' tools are listed (not the UI's events, nor
+    batch, nor adding models), and a picture a tool returns (a data URL) reaches the agent as an image."""
+    wanted = {f"/{api.api_name(api.AGENT_PREFIX + name)}" for name in agents.TOOLS}
+    server.tool_to_endpoint = {t: e for t, e in server.tool_to_endpoint.items() if e in wanted}
+    plain = server.postprocess_output_data
+
+    def content(data: list[Any], root_url: str) -> list[Any]:
+        out = []  # a tool with several outputs comes as one tuple of them
+        for item in (x for d in data for x in (d if isinstance(d, (tuple, list)) else [d])):
+            if isinstance(item, str) and item.startswith("data:image/") and ";base64," in item:
+                mime, b64 = item[5:].split(";base64,", 1)
+                out.append(server.types.ImageContent(type="image", data=b64, mimeType=mime))
+            else:
+                out.extend(plain([item], root_url))
+        return out
+
+    server.postprocess_output_data = content
+
+
+def _result_file(folder: str, name: str) -> Any:
+    """``/results/<request folder>/<file>``: a result by its request, never by a server path."""
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
+
+    path = folders.result_file(settings().output_root, folder, name)
+    if path is None:
+        raise HTTPException(status_code=404, detail="no such result (results are kept for a limited time)")
+    return FileResponse(path, filename=name, content_disposition_type="inline")
 
 
 # --- the UI --------------------------------------------------------------------------------------
@@ -385,6 +461,9 @@ def build_app() -> gr.Blocks:
                     remove_button = gr.Button("Remove", variant="stop")
             catalogue = gr.JSON(label="Catalogue")
         demo.load(list_models_endpoint, None, catalogue, api_name=api.api_name(api.LIST_MODELS))
+        for name, fn in agents.TOOLS.items():  # for AI agents (MCP) and any REST caller
+            gr.api(_agent_tool(fn), api_name=api.api_name(api.AGENT_PREFIX + name), concurrency_id="gpu",
+                   concurrency_limit=cfg.concurrency if name != "list_models" else None)
         demo.load(lambda: catalogue.about({"gradio": gr.__version__}), None, about, api_visibility="private",
                   queue=False)  # what is on the server now
         menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)

@@ -15,6 +15,8 @@ RESTORE_VIDEO = "/restore_video"
 LIST_MODELS = "/list_models"
 ADD_MODEL = "/add_model"
 REMOVE_MODEL = "/remove_model"
+# The tools for AI agents (restoration.server.agents.TOOLS) are served as /agent_<tool> (and over MCP).
+AGENT_PREFIX = "/agent_"
 
 # The option inputs every restore endpoint takes, in this order, after its media input.
 OPTION_PARAMS: tuple[str, ...] = (

@@ -73,6 +73,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("GRADIO_SERVER_NAME", "text", "127.0.0.1", "address the app listens on (0.0.0.0: every interface)",
        group="app"),
     _S("GRADIO_SERVER_PORT", "int", 7860, "port the app listens on", 1, group="app"),
+    _S("GRADIO_ROOT_PATH", "text", None, "the path the app is served under behind a proxy (e.g. `/restore`); links "
+       "to results include it", group="app"),
     _S("RESTORATION_CONCURRENCY", "int", 1, "restore jobs running at once", 1, group="app"),
     _S("RESTORATION_QUEUE_SIZE", "int", 32, "requests waiting at most; more get \"queue full\"", 1, group="app"),
     _S("RESTORATION_MAX_UPLOAD_MB", "int", 50, "largest image or batch file, in MB", 1, group="app"),
@@ -88,6 +90,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _S("RESTORATION_OUTPUT_DIR", "path", None, "where the app keeps results (default: a new temporary folder)",
        group="app"),
     _S("RESTORATION_OUTPUT_TTL", "int", 3600, "seconds the app keeps a result", 1, group="app"),
+    _S("RESTORATION_MCP", "flag", True, "serve the app's tools for AI agents over MCP (streamable HTTP at "
+       "`/gradio_api/mcp/`); 0 turns it off", group="app"),
+    _S("RESTORATION_AGENT_MAX_VIDEO_S", "float", 60.0, "the longest video, in seconds, an agent's `restore_video` "
+       "call takes", 1, group="app"),
+    _S("RESTORATION_FETCH_PRIVATE", "flag", False, "let URL inputs (agents' tools) reach private, loopback and "
+       "link-local addresses: only for a server on a trusted network", group="app"),
+    _S("RESTORATION_RUN_HISTORY", "flag", False, "let the browser keep each visitor's inputs and results "
+       "(Gradio's run history): off, so that nothing of a photo stays in a shared or public computer's browser",
+       group="app"),
     _S("RESTORATION_RAY_ADDRESS", "text", None, "run the app's batch and video jobs on Ray: a cluster address "
        "(`ray://head:10001`, `head:6379`) or `local` for an embedded Ray; `RESTORATION_OUTPUT_DIR` and "
        "`RESTORATION_MODELS_DIR` must then be on storage every node shares", group="app"),
@@ -172,6 +183,8 @@ class AppSettings:
     ray_address: str | None
     user_models: str
     user_models_mb: int
+    mcp: bool = True
+    run_history: bool = False
 
 
 def app_settings() -> AppSettings:
@@ -182,7 +195,7 @@ def app_settings() -> AppSettings:
                        get("RESTORATION_MAX_VIDEO_MB"), get("RESTORATION_MAX_BATCH_FILES"),
                        get("RESTORATION_MAX_MODEL_MB"), get("RESTORATION_OUTPUT_TTL"), output_root(),
                        get("RESTORATION_RAY_ADDRESS"), get("RESTORATION_USER_MODELS"),
-                       get("RESTORATION_USER_MODELS_MB"))
+                       get("RESTORATION_USER_MODELS_MB"), get("RESTORATION_MCP"), get("RESTORATION_RUN_HISTORY"))
 
 
 def on_zerogpu() -> bool:

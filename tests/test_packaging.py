@@ -30,7 +30,7 @@ def _pins() -> dict[str, str]:
         if line:
             name, _, version = line.partition("==")
             assert version, f"requirements.txt: {line!r} is not pinned with =="
-            pins[name.lower().replace("_", "-")] = version
+            pins[re.sub(r"\[.*\]", "", name).lower().replace("_", "-")] = version
     return pins
 
 

@@ -8,8 +8,24 @@ from ..catalog import list_models
 from ..weights import availability
 from .visitors import added_models
 
+# The upscalers "auto" chooses from, best first: the general photo network, then the fast ones.
+UPSCALERS = ("realesrgan-x4plus", "realesr-general-x4v3", "realesrgan-x2plus", "realesr-animevideov3",
+             "realesrgan-x4plus-anime")
 AVAILABLE = {"local": "on this server (models folder)", "cache": "on this server (downloaded)",
              "download": "downloads on first use", "unavailable": "not available on this server"}
+
+
+def usable(model_id: str) -> bool:
+    """Whether a job may use ``model_id`` here: on this server, or downloadable now."""
+    return availability(model_id) in ("local", "cache", "download")
+
+
+def best_available(task: str) -> str | None:
+    """The best model of ``task`` this server can use (upscalers in ``UPSCALERS`` order, others in the
+    catalogue's), or None when it has none; non-commercial models are never chosen."""
+    ids = [s.id for s in list_models(task) if s.commercial_use]
+    ranked = [m for m in UPSCALERS if m in ids] + [m for m in ids if m not in UPSCALERS]
+    return next((m for m in ranked if usable(m)), None)
 
 
 def menu_choices(task: str) -> list[tuple[str, str]]:

@@ -43,6 +43,17 @@ def request_dir(root: Path, ttl_s: float, key: str | None = None) -> Path:
     return folder
 
 
+def result_file(root: Path, folder: str, name: str) -> Path | None:
+    """The file ``name`` of the request folder ``folder`` under ``root``, or None: only a request's own
+    folder name (``request_dir``'s) and a plain file name are taken, and the file must be there."""
+    import re
+
+    if not re.fullmatch(r"(job-)?[0-9a-f]{32}", folder) or Path(name).name != name or name.startswith("."):
+        return None
+    path = root / folder / name
+    return path if path.is_file() else None
+
+
 def request_key(files: list[Path], given: dict[str, Any]) -> str:
     """The same text for the same files (by content) and the same options."""
     import hashlib
