@@ -65,8 +65,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     # GPU time on a ZeroGPU Space
     _S("RESTORATION_GPU_MAX_S", "float", 120.0, "the longest GPU call the app declares on ZeroGPU, in seconds; "
        "longer work runs as several calls", 5),
-    _S("RESTORATION_GPU_TIME_SCALE", "float", 1.0, "factor on the per-pixel part of the GPU time estimate (the "
-       "reference is an H100): raise it for a slower GPU", 0.01),
+    _S("RESTORATION_GPU_TIME_SCALE", "float", None, "factor on the per-pixel part of the GPU time estimate, whose "
+       "reference is an H100; unset: 1, or 3 on ZeroGPU (half an RTX PRO 6000, a stated guess); raise it for a "
+       "slower GPU", 0.01),
     _S("SPACES_ZERO_GPU", "flag", False, "set by Hugging Face on a ZeroGPU Space: GPU work then runs as calls "
        "of a declared duration (`RESTORATION_GPU_MAX_S`), and `torch.compile` is never used"),
     # the app

@@ -58,8 +58,18 @@ class Estimate:
     parts: dict[str, float] = field(default_factory=dict)
 
 
+ZEROGPU_SCALE = 3.0  # ZeroGPU's default GPU (half an RTX PRO 6000 Blackwell) against the H100: a stated guess
+
+
 def time_scale() -> float:
-    return float(config.get("RESTORATION_GPU_TIME_SCALE"))
+    """``RESTORATION_GPU_TIME_SCALE``; unset: 1 (the reference GPU), or ``ZEROGPU_SCALE`` on ZeroGPU. Half an
+    RTX PRO 6000 has about a quarter of an H100's memory bandwidth (0.9 against 3.35 TB/s) and less than
+    half its tensor throughput; these networks sit between the two limits. Not measured: a call that
+    runs past its declared time is stopped, so the guess errs long."""
+    value = config.get("RESTORATION_GPU_TIME_SCALE")
+    if value is None:
+        return ZEROGPU_SCALE if config.on_zerogpu() else 1.0
+    return float(value)
 
 
 def max_call_s() -> float:

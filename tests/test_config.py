@@ -62,8 +62,8 @@ def test_the_app_stops_with_one_line_on_a_bad_setting(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_readme_settings_table_lists_exactly_the_settings():
-    text = (ROOT / "README.md").read_text()
+def test_the_settings_table_lists_exactly_the_settings():
+    text = (ROOT / "docs" / "app.md").read_text()
     section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     documented: dict[str, str] = {}
@@ -75,3 +75,5 @@ def test_readme_settings_table_lists_exactly_the_settings():
     for name, s in config.SETTINGS.items():  # the default column says the same as the code
         if s.default is not None and s.kind in ("int", "float"):
             assert float(documented[name].replace(",", "")) == s.default, name
+        if s.kind == "flag":
+            assert documented[name] == ("on" if s.default else "off"), name

@@ -81,11 +81,42 @@ def test_the_versions_table_says_where_it_comes_from():
     assert [s for s, v in platform["sizes"].items() if v["default"]] == ["large"]
 
 
-def test_readme_links_and_pictures_exist():
+def _slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return {_slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def test_every_relative_link_in_readme_and_docs_leads_somewhere():
+    """Files and pictures exist, and a link to #a-heading finds that heading in its page."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+:", target):  # http(s):, mailto:
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            assert dest.exists(), f"{page.name}: {target}"
+            if anchor:
+                assert anchor in _anchors(dest), f"{page.name}: {target} (no such heading)"
+            checked += 1
+    assert checked > 30
+    assert "PLACEHOLDER" not in (ROOT / "README.md").read_text()
+
+
+def test_readme_is_a_front_page():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for target in re.findall(r"\]\(((?:docs|examples|benchmarks|tests)/[^)#\s]+)\)", text):
-        assert (ROOT / target).exists(), target
-    assert "PLACEHOLDER" not in text
+    assert len(text.splitlines()) <= 300
+    for page in ("app", "api", "agents", "cli", "video", "models", "deployment", "performance", "safety"):
+        assert f"](docs/{page}.md)" in text, page
+    assert "python app.py" in text and "python -m pytest -q" in text
 
 
 def test_pyproject_gives_both_packages_and_the_command():

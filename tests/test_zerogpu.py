@@ -53,6 +53,16 @@ def _calls(spaces, name: str) -> list[tuple[str, float, float, str]]:
 
 
 # --- the estimate --------------------------------------------------------------------------------
+def test_the_time_scale_defaults_to_the_reference_gpu_and_errs_long_on_zerogpu(monkeypatch):
+    monkeypatch.delenv("RESTORATION_GPU_TIME_SCALE", raising=False)
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert estimate.time_scale() == 1.0
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    assert estimate.time_scale() == estimate.ZEROGPU_SCALE == 3.0
+    monkeypatch.setenv("RESTORATION_GPU_TIME_SCALE", "1.5")
+    assert estimate.time_scale() == 1.5
+
+
 def test_the_estimate_grows_with_the_work_and_never_falls_below_its_floor(monkeypatch):
     opts = build_options(upscale=4, model="realesrgan-x4plus", colorize="off")
     small = sum(estimate.frame_ms(opts, 96, 96).values())
