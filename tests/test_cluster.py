@@ -436,3 +436,15 @@ def test_parsed_face_masks_do_not_leak_between_segments_of_one_worker(tmp_path, 
     assert len(fr) == len(fl) == 24
     diff = [float(np.abs(a.astype(int) - b).max()) for a, b in zip(fl, fr)]
     assert max(diff) <= 2, diff  # faces included: the same frames as locally
+
+
+def test_golden_video_and_batch_on_ray(tmp_path, ray_local):
+    """Ray gives what the local path gave before the video code became frames and passes (tests/golden.py)."""
+    from . import golden
+
+    out = tmp_path / "out.mkv"
+    res = restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO, executor=TWO)
+    assert res.metrics["cluster"]["segments"] == 3
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"),
+                   executor=TWO)
+    golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))

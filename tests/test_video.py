@@ -354,3 +354,15 @@ def test_subtitles_are_carried_over(tmp_path):
     with av.open(str(res.path)) as c:
         text = b"".join(bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size)
     assert b"Hello there" in text
+
+
+def test_golden_video_and_batch_on_the_local_path(tmp_path):
+    """The local path gives what it gave before the video code became frames and passes (tests/golden.py)."""
+    from restoration import restore_folder
+
+    from . import golden
+
+    out = tmp_path / "out.mkv"
+    restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO)
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"))
+    golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))

@@ -214,3 +214,18 @@ def test_weights_are_fetched_before_the_call_never_inside_it(server, zero, tmp_p
         r = c.restore_image(tmp_path / "a.png", **{**FAST, "upscale": 4, "model": "hf:someone/models/x4.safetensors"})
     assert r.metrics["size_out"] == [256, 192]
     assert fetched == [0] and len(_calls(zero, "_image_call")) == 1
+
+
+def test_golden_video_and_batch_in_zerogpu_calls(tmp_path, zero, monkeypatch):
+    """ZeroGPU calls give what the local path gave before the video code became frames and passes
+    (tests/golden.py); the video runs as several calls."""
+    from . import golden
+
+    monkeypatch.setenv("RESTORATION_GPU_TIME_SCALE", "30")  # a few frames a call, beside the 8 warm-up frames
+    out = tmp_path / "out.mkv"
+    res = restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO,
+                        executor=zerogpu.Calls())
+    assert res.metrics["gpu_calls"] >= 2
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"),
+                   executor=zerogpu.Calls())
+    golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))
