@@ -33,7 +33,11 @@ from restoration.server.host import Host
 log = logging.getLogger("restoration.app")
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 settings = functools.cache(config.app_settings)  # read once, when the app is built
-host = functools.cache(lambda: Host(settings()))  # where this server's jobs run
+
+
+def host() -> Host:
+    """Where this server's jobs run (from the settings read once)."""
+    return Host(settings())
 
 
 # --- widgets that speak to API callers -----------------------------------------------------------
@@ -382,107 +386,128 @@ def _run_button(button: gr.Button, status: gr.Markdown, tab: str, endpoint: str,
     return run
 
 
-def build_app() -> gr.Blocks:
+def _image_tab() -> tuple[Any, list[Any]]:
+    """The Image tab; returns its options panel (preset, controls)."""
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
+    with gr.Tab("Image"), gr.Row():
+        with gr.Column(scale=1):
+            image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
+                                     sources=["upload", "clipboard", "webcam"], elem_id="photo-in")
+            run = gr.Button("Restore", variant="primary", size="lg", elem_id="restore")
+            panel = _options_panel()
+            if examples:
+                gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
+        with gr.Column(scale=2):
+            slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result")
+            download = gr.File(label="Download (full resolution)")
+            table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics", interactive=False,
+                                 wrap=True, column_widths=["34%", "26%", "40%"], elem_id="metrics")
+            face_gallery = gr.Gallery(label="Faces (before / after)", columns=6, height="auto",
+                                      object_fit="contain", elem_id="faces", visible=False)
+            metrics = gr.JSON(label="Metrics (all)", visible=False)
+            status = gr.Markdown(elem_id="status-image")
+        event = _run_button(run, status, "image", api.RESTORE_IMAGE, fn=restore_image_endpoint,
+                            inputs=[image_in, panel[0], *panel[1]], outputs=[slider, download, metrics, face_gallery])
+        event.success(metrics_table, metrics, table, api_visibility="private", queue=False).success(
+            lambda m: gr.update(visible=bool(((m or {}).get("faces") or {}).get("restored"))), metrics,
+            face_gallery, api_visibility="private", queue=False)  # the faces, when some were restored
+    return panel
+
+
+def _video_tab() -> tuple[Any, list[Any]]:
+    """The Video tab; returns its options panel (preset, controls)."""
+    with gr.Tab("Video"), gr.Row():
+        with gr.Column(scale=1):
+            video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+            with gr.Row():
+                run = gr.Button("Restore video", variant="primary", size="lg", elem_id="restore-video")
+                stop = gr.Button("Stop", variant="stop", size="lg")
+            panel = _options_panel(default_preset="video", images=False)
+            with gr.Accordion("Video encoding", open=False):
+                codec = _widget("codec", field("codec").default)
+                crf = _widget("crf", value=field("crf").default)
+        with gr.Column(scale=2):
+            video_out = gr.Video(label="Restored", elem_id="video-out")
+            video_file = gr.File(label="Download")
+            video_metrics = gr.JSON(label="Metrics")
+            status = gr.Markdown(elem_id="status-video")
+        event = _run_button(run, status, "video", api.RESTORE_VIDEO, fn=restore_video_endpoint,
+                            inputs=[video_in, panel[0], *panel[1], codec, crf],
+                            outputs=[video_out, video_file, video_metrics])
+        stop.click(None, cancels=[event], api_visibility="private", queue=False)
+    return panel
+
+
+def _batch_tab() -> tuple[Any, list[Any]]:
+    """The Batch tab; returns its options panel (preset, controls)."""
+    with gr.Tab("Batch"), gr.Row():
+        with gr.Column(scale=1):
+            files_in = gr.File(file_count="multiple", label="Images or zip archives",
+                               file_types=[*INPUT_EXTENSIONS, ".zip"], elem_id="batch-in")
+            run = gr.Button("Restore all", variant="primary", size="lg", elem_id="restore-batch")
+            panel = _options_panel()
+        with gr.Column(scale=2):
+            gallery = gr.Gallery(label="Results", columns=4)
+            archive = gr.File(label="Download all (zip)")
+            report = gr.JSON(label="Report")
+            status = gr.Markdown(elem_id="status-batch")
+        _run_button(run, status, "batch", api.RESTORE_BATCH, fn=restore_batch_endpoint,
+                    inputs=[files_in, panel[0], *panel[1]], outputs=[gallery, archive, report]
+                    ).success(words.batch_status, report, status, api_visibility="private", queue=False)
+    return panel
+
+
+def _models_tab(demo: gr.Blocks, panels: list[tuple[Any, list[Any]]]) -> None:
+    """The Models & About tab: what the server has, and a visitor's own models, whose adding and removing
+    refreshes every tab's model menus."""
+    with gr.Tab("Models & About"):
+        about = gr.Markdown(elem_id="about")
+        gr.Markdown(visitors.USER_MODELS_NOTE[settings().user_models], elem_id="user-models-note")
+        with gr.Row():
+            model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
+                                 file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
+            with gr.Column():
+                add_button = gr.Button("Add model", variant="primary", elem_id="add-model")
+                added_info = gr.JSON(label="Added")
+                remove_menu = Dropdown([], value=None, label="Added models", elem_id="added-models",
+                                       allow_custom_value=True)
+                remove_button = gr.Button("Remove", variant="stop")
+        catalogue_box = gr.JSON(label="Catalogue")
+    demo.load(list_models_endpoint, None, catalogue_box, api_name=api.api_name(api.LIST_MODELS))
+    demo.load(lambda: catalogue.about_text({"gradio": gr.__version__}), None, about, api_visibility="private",
+              queue=False)  # what is on the server now
+    menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
+             if n in visitors.MENU_OPTIONS]
+
+    def refresh_menus(request: gr.Request) -> list[Any]:  # as this visitor sees them
+        return _refresh_menus([n for n, _ in menus], request)
+
+    refresh = dict(fn=refresh_menus, inputs=None, outputs=[*(w for _, w in menus), remove_menu],
+                   api_visibility="private", queue=False)
+    demo.load(**refresh)
+    for button, fn, widget, name in ((add_button, add_model_endpoint, model_file, api.ADD_MODEL),
+                                     (remove_button, remove_model_endpoint, remove_menu, api.REMOVE_MODEL)):
+        button.click(fn, widget, added_info, api_name=api.api_name(name)).success(**refresh).then(
+            list_models_endpoint, None, catalogue_box, api_visibility="private", queue=False)
+
+
+def build_app() -> gr.Blocks:
+    """The app: its tabs, the agents' tools, and each options panel filled from its preset on load."""
     cfg = settings()
     visitors.forget_sessions()  # the sessions of an earlier run of the server are gone, and their models
-    panels = []  # (preset widget, its controls), filled from the preset when the page loads
     with Blocks(title="Restoration", delete_cache=(1800, cfg.output_ttl_s)) as demo:
         gr.Markdown("# Restoration\nOld, small, noisy or black-and-white photos in; restored ones out.")
         if host().where:
             gr.Markdown(f"Batch and video jobs run on {host().where}.", elem_id="cluster-note")
-        with gr.Tab("Image"), gr.Row():
-            with gr.Column(scale=1):
-                image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
-                                         sources=["upload", "clipboard", "webcam"], elem_id="photo-in")
-                run = gr.Button("Restore", variant="primary", size="lg", elem_id="restore")
-                panels.append(_options_panel())
-                if examples:
-                    gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
-            with gr.Column(scale=2):
-                slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result")
-                download = gr.File(label="Download (full resolution)")
-                table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics", interactive=False,
-                                     wrap=True, column_widths=["34%", "26%", "40%"], elem_id="metrics")
-                face_gallery = gr.Gallery(label="Faces (before / after)", columns=6, height="auto",
-                                          object_fit="contain", elem_id="faces", visible=False)
-                metrics = gr.JSON(label="Metrics (all)", visible=False)
-                status = gr.Markdown(elem_id="status-image")
-            image_event = _run_button(run, status, "image", api.RESTORE_IMAGE, fn=restore_image_endpoint,
-                                      inputs=[image_in, panels[0][0], *panels[0][1]],
-                                      outputs=[slider, download, metrics, face_gallery])
-            image_event.success(metrics_table, metrics, table, api_visibility="private", queue=False).success(
-                lambda m: gr.update(visible=bool(((m or {}).get("faces") or {}).get("restored"))), metrics,
-                face_gallery, api_visibility="private", queue=False)  # the faces, when some were restored
-        with gr.Tab("Video"), gr.Row():
-            with gr.Column(scale=1):
-                video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
-                with gr.Row():
-                    run_video = gr.Button("Restore video", variant="primary", size="lg", elem_id="restore-video")
-                    stop_video = gr.Button("Stop", variant="stop", size="lg")
-                panels.append(_options_panel(default_preset="video", images=False))
-                with gr.Accordion("Video encoding", open=False):
-                    codec = _widget("codec", field("codec").default)
-                    crf = _widget("crf", value=field("crf").default)
-            with gr.Column(scale=2):
-                video_out = gr.Video(label="Restored", elem_id="video-out")
-                video_file = gr.File(label="Download")
-                video_metrics = gr.JSON(label="Metrics")
-                status = gr.Markdown(elem_id="status-video")
-            video_event = _run_button(run_video, status, "video", api.RESTORE_VIDEO, fn=restore_video_endpoint,
-                                      inputs=[video_in, panels[1][0], *panels[1][1], codec, crf],
-                                      outputs=[video_out, video_file, video_metrics])
-            stop_video.click(None, cancels=[video_event], api_visibility="private", queue=False)
-        with gr.Tab("Batch"), gr.Row():
-            with gr.Column(scale=1):
-                files_in = gr.File(file_count="multiple", label="Images or zip archives",
-                                   file_types=[*INPUT_EXTENSIONS, ".zip"], elem_id="batch-in")
-                run_batch = gr.Button("Restore all", variant="primary", size="lg", elem_id="restore-batch")
-                panels.append(_options_panel())
-            with gr.Column(scale=2):
-                gallery = gr.Gallery(label="Results", columns=4)
-                archive = gr.File(label="Download all (zip)")
-                report = gr.JSON(label="Report")
-                status = gr.Markdown(elem_id="status-batch")
-            _run_button(run_batch, status, "batch", api.RESTORE_BATCH, fn=restore_batch_endpoint,
-                        inputs=[files_in, panels[2][0], *panels[2][1]], outputs=[gallery, archive, report]
-                        ).success(words.batch_status, report, status, api_visibility="private", queue=False)
-        with gr.Tab("Models & About"):
-            about = gr.Markdown(elem_id="about")
-            gr.Markdown(visitors.USER_MODELS_NOTE[cfg.user_models], elem_id="user-models-note")
-            with gr.Row():
-                model_file = gr.File(label="Add a model (.safetensors recommended, .pth, .ckpt)",
-                                     file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
-                with gr.Column():
-                    add_button = gr.Button("Add model", variant="primary", elem_id="add-model")
-                    added_info = gr.JSON(label="Added")
-                    remove_menu = Dropdown([], value=None, label="Added models", elem_id="added-models",
-                                           allow_custom_value=True)
-                    remove_button = gr.Button("Remove", variant="stop")
-            catalogue = gr.JSON(label="Catalogue")
-        demo.load(list_models_endpoint, None, catalogue, api_name=api.api_name(api.LIST_MODELS))
+        panels = [_image_tab(), _video_tab(), _batch_tab()]
+        _models_tab(demo, panels)
         for name, fn in agents.TOOLS.items():  # for AI agents (MCP) and any REST caller
             gr.api(_agent_tool(fn), api_name=api.api_name(api.AGENT_PREFIX + name), concurrency_id="gpu",
                    concurrency_limit=cfg.concurrency if name != "list_models" else None)
-        demo.load(lambda: catalogue.about({"gradio": gr.__version__}), None, about, api_visibility="private",
-                  queue=False)  # what is on the server now
-        menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
-                 if n in visitors.MENU_OPTIONS]
-
-        def refresh_menus(request: gr.Request) -> list[Any]:  # as this visitor sees them
-            return _refresh_menus([n for n, _ in menus], request)
-
-        refresh = dict(fn=refresh_menus, inputs=None,
-                       outputs=[*(w for _, w in menus), remove_menu], api_visibility="private", queue=False)
-        demo.load(**refresh)
-        for button, fn, widget, name in ((add_button, add_model_endpoint, model_file, api.ADD_MODEL),
-                                         (remove_button, remove_model_endpoint, remove_menu, api.REMOVE_MODEL)):
-            button.click(fn, widget, added_info, api_name=api.api_name(name)).success(**refresh).then(
-                list_models_endpoint, None, catalogue, api_visibility="private", queue=False)
-        for preset_widget, controls in panels:
+        for preset, controls in panels:
             by_name = dict(zip(OPTION_PARAMS[1:], controls))
-            demo.load(_preset_values, preset_widget, [by_name[n] for n in _PRESET_CONTROLS],
-                      api_visibility="private", queue=False)
+            demo.load(_preset_values, preset, [by_name[n] for n in _PRESET_CONTROLS], api_visibility="private",
+                      queue=False)
     demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.concurrency)
     return demo
 

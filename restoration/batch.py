@@ -16,7 +16,8 @@ from typing import Any, Literal
 from . import config
 from .errors import ChecksumMismatchError, ModelLoadError, RestorationError, WeightsUnavailableError
 from .media import FORMAT_EXT, INPUT_EXTENSIONS
-from .pipeline import ProgressFn, Restorer, restore_file
+from .pipeline import Restorer, restore_file
+from .progress import ProgressFn
 
 log = logging.getLogger(__name__)
 

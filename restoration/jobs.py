@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from . import speed
 from .batch import BatchItem, BatchSummary, check_folders, plan, restore_one, unpack_images
+from .cost import measured
 from .errors import Cancelled, OptionError, RestorationError
 from .options import RestoreOptions, VideoOptions
-from .pipeline import ProgressFn, Restorer, prepare
-from .video.finish import VideoResult, VideoRun, finish_video
-from .video.piece import Piece, run_piece
-from .video.plan import ProgressLine, VideoJob, VideoTask, check_video, first_frame_monochrome
+from .pipeline import Restorer, prepare
+from .progress import ProgressFn
+from .video.finish import VideoResult, finish_video
+from .video.piece import PieceStats, run_piece
+from .video.plan import VideoJob, VideoPlan, VideoRun, VideoTask, check_video, first_frame_monochrome
 
 
 @dataclass
@@ -78,9 +79,9 @@ class Executor(Protocol):
         """Restore every file of ``job.pending`` (``restore_one``), calling ``job.report`` for each."""
 
     def run_video(self, job: VideoJob) -> VideoRun:
-        """Restore every missing segment of ``job`` (``run_piece``) into its work folder. An executor
-        may also have ``fit(task) -> task``, to cut the job's segments finer before it starts (a GPU
-        call that must hold whole segments)."""
+        """Restore every missing piece of ``job``'s plan (``VideoPlan``, ``run_piece``) into its work
+        folder. An executor may also have ``fit(task, restorer) -> task``, to cut the job's segments
+        finer before it starts (a GPU call that must hold whole segments)."""
 
 
 class Local:
@@ -92,18 +93,18 @@ class Local:
             job.report(index, restore_one(src, dst, job.restorer, job.file_progress(src.name)))
 
     def run_video(self, job: VideoJob) -> VideoRun:
-        """The rest of the video in one piece, from the first missing segment."""
-        task = job.task
-        first = task.start_work()
-        resumed = first * task.segment_frames
-        expected = job.restorer.expected_seconds(task.info.height, task.info.width, task.total - resumed,
-                                                 bool(task.monochrome)) if job.progress else None
-        line = ProgressLine(job.progress, task.total, resumed, expected=expected,
-                            note=speed.advice(job.restorer, expected or 0.0))
-        line.update(resumed)  # before the first frame: what this machine's measured speed says
-        stats = run_piece(task, Piece(first, resumed), job.restorer, cancel=job.cancel,
-                          on_frames=lambda n: line.update(resumed + n))
-        return VideoRun(stats, resumed, first + stats.segments)
+        """The plan's pieces, one after another (one piece, unless an earlier run left gaps)."""
+        task, plan = job.task, VideoPlan(job.task)
+        expected = measured.expected_seconds(job.restorer, task.info.height, task.info.width,
+                                             plan.total - plan.resumed, bool(task.monochrome)) if job.progress else None
+        line = plan.line(job.progress, expected=expected, note=measured.advice(job.restorer, expected or 0.0))
+        line.update(plan.resumed)  # before the first frame: what this machine's measured speed says
+        stats = PieceStats()
+        for piece in plan.pieces():
+            before = plan.resumed + stats.frames
+            stats = stats + run_piece(task, piece, job.restorer, cancel=job.cancel,
+                                      on_frames=lambda n, before=before: line.update(before + n))
+        return plan.result(stats)
 
 
 LOCAL = Local()
@@ -220,6 +221,6 @@ def restore_video(
     restorer.check_models(task.monochrome)  # a missing model fails now, before any frame
     executor = executor or LOCAL
     if hasattr(executor, "fit"):
-        task = executor.fit(task)
+        task = executor.fit(task, restorer)
     job = VideoJob(task, restorer, progress, cancel, keep_parts)
     return finish_video(job, executor.run_video(job))

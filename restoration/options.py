@@ -170,6 +170,11 @@ class RestoreOptions:
     def does_superres(self) -> bool:
         return self.upscale > 0
 
+    def colorizes(self, monochrome: bool | None) -> bool:
+        """Whether colorization runs on a picture: always with "on", on a ``monochrome`` one with "auto"
+        (None: not known yet, so not counted)."""
+        return self.colorize == "on" or (self.colorize == "auto" and bool(monochrome))
+
     def with_(self, **changes: Any) -> RestoreOptions:
         """A copy with ``changes`` applied (and validated). Raises ``OptionError``."""
         _check_names(changes, RestoreOptions)
@@ -287,24 +292,6 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         raise OptionError(f"{name}: {e}{files}") from None
     if spec.task != task:
         raise wrong_kind(f"{name}={v!r}", spec.task, task)
-
-
-def needed_models(options: RestoreOptions, monochrome: bool | None) -> list[tuple[str, str]]:
-    """(option, model) for every network a job of ``options`` needs: the upscaler, a neural denoiser,
-    the face model with its detector (and its parser for ``face_mask="parse"``), and the colorizer
-    when it will run (``colorize="auto"``: only for a ``monochrome`` picture; None: not known yet)."""
-    need = []
-    if options.does_superres:
-        need.append(("model", options.model))
-    if options.denoise > 0 and options.denoise_model != "nlm":
-        need.append(("denoise_model", options.denoise_model))
-    if options.face != "off":
-        need += [("face", options.face), ("face", "yunet")]
-        if options.face_mask == "parse":
-            need.append(("face_mask", "face-parsing"))
-    if options.colorize == "on" or (options.colorize == "auto" and monochrome):
-        need.append(("color_model", options.color_model))
-    return need
 
 
 PRESETS: dict[str, RestoreOptions] = {

@@ -160,6 +160,33 @@ def plan_tiles(
     return tile, max(1, min(_MAX_BATCH, int(budget // (piece * per_px))))
 
 
+class TilePlans:
+    """The tile plans of one job on ``device`` (``options.tile``, ``options.tile_pad``): planned once per
+    network and input size, so a video's or a batch's pieces keep one shape from the first to the last
+    (what cuDNN's algorithm search and compiled graphs need). The GPU's memory budget is read once; a
+    network whose memory per pixel is not known is measured first. Thread-safe."""
+
+    def __init__(self, options: object, device: torch.device) -> None:
+        self.tile, self.pad, self.device = options.tile, options.tile_pad, device
+        self._plans: dict[tuple[int, tuple[int, int]], tuple[int, int]] = {}
+        self._budget: int | None = None
+        self._lock = threading.Lock()
+
+    def plan(self, model: object, size: tuple[int, int]) -> tuple[int, int]:
+        """(tile, pieces per call) for an input of ``size`` (H, W) to ``model`` (a ``LoadedModel``)."""
+        key = (id(model), tuple(size))
+        with self._lock:
+            if key not in self._plans:
+                if self._budget is None and self.device.type == "cuda":
+                    self._budget = gpu_budget(self.device)
+                arch, width = model.spec.architecture, torch.finfo(model.dtype).bits // 8
+                if self.device.type == "cuda" and not known(arch, model.scale, width):
+                    measure(model, arch, model.scale, width, self.device)
+                self._plans[key] = plan_tiles(arch, model.scale, self.device, tuple(size), default=model.spec.tile,
+                                              dtype_bytes=width, tile=self.tile, pad=self.pad, budget=self._budget)
+            return self._plans[key]
+
+
 def run_tiled(
     model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,

@@ -2,7 +2,7 @@
 
 On ZeroGPU (``SPACES_ZERO_GPU=true``) GPU work runs inside functions decorated with ``spaces.GPU``;
 each call declares its duration, which the platform holds against the visitor's quota and its own
-maximum, and aborts the call if it runs longer. Here every call declares what ``restoration.estimate``
+maximum, and aborts the call if it runs longer. Here every call declares what ``restoration.cost.reference``
 says its work needs, never more than ``RESTORATION_GPU_MAX_S``:
 
 - ``restore_image``: one picture in one call, refused before any work if it cannot fit one;
@@ -25,9 +25,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import config, estimate
+from . import config
+from .cost import reference
 from .errors import RestorationError
 from .options import RestoreOptions
+from .progress import duration
 
 log = logging.getLogger(__name__)
 CALLS: list[float] = []  # the durations declared by this process's calls, newest last (for tests and logs)
@@ -66,11 +68,11 @@ def _refusal(e: BaseException, seconds: float) -> GpuCallError | None:
         return GpuCallError(f"GPU quota: {text}. {kept} Wait for the quota to refill, sign in to Hugging Face for "
                             "a larger one, or ask for less (a shorter clip, fewer files, a smaller upscale).")
     if "maximum" in low or "larger than" in low:
-        return GpuCallError(f"This Space does not allow a GPU call of {estimate.describe(seconds)}: {text}. {kept} "
+        return GpuCallError(f"This Space does not allow a GPU call of {duration(seconds)}: {text}. {kept} "
                             "Signed-in visitors may get longer calls; a smaller upscale or a lighter model needs "
                             "less.")
     if "abort" in low or "timed out" in low or "timeout" in low:
-        return GpuCallError(f"The GPU call took longer than the {estimate.describe(seconds)} it declared and was "
+        return GpuCallError(f"The GPU call took longer than the {duration(seconds)} it declared and was "
                             f"stopped ({text}). {kept}")
     return None
 
@@ -123,7 +125,7 @@ def _ready(restorer: Any, monochrome: bool | None) -> tuple[int, dict[str, Any]]
     A colorizer that only a gray picture of a batch would need (``colorize="auto"``) is loaded when
     it is there, and otherwise left for that picture to ask for."""
     from .errors import ChecksumMismatchError, WeightsUnavailableError
-    from .options import needed_models
+    from .recipe import needed_models
 
     try:
         restorer.preload(monochrome)
@@ -140,8 +142,8 @@ def _ready(restorer: Any, monochrome: bool | None) -> tuple[int, dict[str, Any]]
 
 
 def _too_long(what: str, seconds: float) -> RestorationError:
-    limit = estimate.describe(estimate.max_call_s())
-    return RestorationError(f"{what} needs about {estimate.describe(seconds)} of GPU time, more than one GPU call "
+    limit = duration(reference.max_call_s())
+    return RestorationError(f"{what} needs about {duration(seconds)} of GPU time, more than one GPU call "
                             f"on this Space may last ({limit}); use a smaller upscale or a lighter model (such as "
                             "realesr-general-x4v3), or a smaller picture")
 
@@ -158,22 +160,23 @@ def restore_image(data: Any, options: RestoreOptions, progress: Any = None) -> A
     gray = bool(data.grayscale) or (options.colorize == "auto" and bool(is_monochrome(to_tensor(data.pixels))))
     weights, costed = _ready(restorer, gray)
     w, h = data.size
-    ms = sum(estimate.frame_ms(options, w, h, monochrome=gray, models=costed).values())
-    need = estimate.estimate(ms, 1, weights)
-    if need.seconds > estimate.max_call_s():
+    ms = sum(reference.frame_ms(options, w, h, monochrome=gray, models=costed).values())
+    need = reference.estimate(ms, 1, weights)
+    if need.seconds > reference.max_call_s():
         raise _too_long(f"{data.name} ({w}x{h} at x{options.upscale:g})", need.seconds)
     if progress:
-        progress(0.05, f"on the GPU (declared {estimate.describe(need.seconds)})")
+        progress(0.05, f"on the GPU (declared {duration(need.seconds)})")
     return _call(_image_call, data, options, seconds=need.seconds)
 
 
 class Calls:
     """An executor (``restoration.jobs``) for ZeroGPU: a batch's files in groups and a video's
     segments in pieces, each group or piece one GPU call of at most ``max_s`` seconds
-    (``RESTORATION_GPU_MAX_S``), sized by ``restoration.estimate``."""
+    (``RESTORATION_GPU_MAX_S``), sized by ``restoration.cost.reference``."""
 
     def __init__(self, max_s: float | None = None) -> None:
-        self.max_s = estimate.max_call_s() if max_s is None else max_s
+        self.max_s = reference.max_call_s() if max_s is None else max_s
+        self._sizes: dict[Any, tuple[float, int, int]] = {}  # a video's sizing, from ``fit`` to ``run_video``
 
     def run_files(self, job: Any) -> None:
         """Groups of files in calls; every file is sized first, and one that cannot fit a call stops the
@@ -183,70 +186,59 @@ class Calls:
         costs = []
         for index, src, dst in job.pending:
             w, h = _size_of(src)
-            ms = sum(estimate.frame_ms(job.options, w, h, monochrome=auto, models=models).values())
-            if estimate.estimate(ms, 1, weights).seconds > self.max_s:
+            ms = sum(reference.frame_ms(job.options, w, h, monochrome=auto, models=models).values())
+            if reference.estimate(ms, 1, weights).seconds > self.max_s:
                 raise _too_long(f"{src.name} ({w}x{h} at x{job.options.upscale:g})",
-                                estimate.estimate(ms, 1, weights).seconds)
+                                reference.estimate(ms, 1, weights).seconds)
             costs.append((index, src, dst, ms))
-        for group in _groups(costs, lambda ms: estimate.estimate(ms, 1, weights).seconds <= self.max_s):
+        for group in _groups(costs, lambda ms: reference.estimate(ms, 1, weights).seconds <= self.max_s):
             job.check_cancel()
-            seconds = estimate.estimate(sum(c[3] for c in group), 1, weights).seconds
+            seconds = reference.estimate(sum(c[3] for c in group), 1, weights).seconds
             items = _call(_files_call, [(src, dst) for _, src, dst, _ in group], job.options, seconds=seconds)
             for (index, *_), item in zip(group, items):
                 job.report(index, item)
 
-    def fit(self, task: Any) -> Any:
-        """``task`` with segments no longer than one call holds (warm-up included). Raises
-        ``RestorationError`` when not even one frame fits."""
-        from .pipeline import prepare
+    def fit(self, task: Any, restorer: Any) -> Any:
+        """``task`` with segments no longer than one call holds (warm-up included), sized once (the job's
+        ``restorer`` loads its models here, before any call). Raises ``RestorationError`` when not even
+        one frame fits."""
         from .video.plan import WARMUP_FRAMES, out_size
 
-        weights, costed = _ready(prepare(task.options), task.monochrome)
-        ms = self._frame_ms(task, costed)
-        fit = estimate.frames_per_call(ms, weights, self.max_s)
+        ms, weights, fit = self._sized(task, restorer)
         warm = WARMUP_FRAMES if task.temporal else 0
         if fit - warm < 1:
             w, h = out_size(task.info, task.options)
-            raise _too_long(f"one frame of {task.src.name} (to {w}x{h})", estimate.estimate(ms, 1 + warm).seconds)
+            raise _too_long(f"one frame of {task.src.name} (to {w}x{h})", reference.estimate(ms, 1 + warm).seconds)
+        self._sizes[task.dst] = (ms, weights, fit)
         return replace(task, per_segment=min(task.segment_frames, fit - warm))
 
-    def _frame_ms(self, task: Any, costed: dict[str, Any]) -> float:
-        parts = estimate.frame_ms(task.options, task.info.width, task.info.height,
-                                  monochrome=bool(task.monochrome), models=costed, video=True)
-        return sum(parts.values())
+    def _sized(self, task: Any, restorer: Any) -> tuple[float, int, int]:
+        """(reference ms a frame, bytes of weights, frames one call holds) of ``task``."""
+        weights, costed = _ready(restorer, task.monochrome)
+        parts = reference.frame_ms(task.options, task.info.width, task.info.height,
+                                   monochrome=bool(task.monochrome), models=costed, video=True)
+        ms = sum(parts.values())
+        return ms, weights, reference.frames_per_call(ms, weights, self.max_s)
 
     def run_video(self, job: Any) -> Any:
-        """The missing segments in pieces of as many whole segments as one call holds."""
-        from .pipeline import prepare
-        from .video.finish import VideoRun
-        from .video.piece import Piece, PieceStats
-        from .video.plan import WARMUP_FRAMES, ProgressLine, frame_times, frames_window
-        from .video.segments import segment_name
+        """The plan's missing segments in pieces of as many whole segments as one call holds."""
+        from .video.piece import PieceStats
+        from .video.plan import VideoPlan
 
-        task, per = job.task, job.task.segment_frames
-        times = frame_times(task.src)
-        if times is None:
+        task, plan = job.task, VideoPlan(job.task)
+        ms, weights, fit = self._sizes.pop(task.dst, None) or self._sized(task, job.restorer)
+        if not plan.splittable and plan.restored(plan.pieces()[0]) > fit:
             raise RestorationError(f"{task.src.name}: the frames' timestamps (missing or repeated) do not allow "
                                    "cutting it into GPU calls; remux it (ffmpeg -i in -c copy out.mkv) and try again")
-        task.start_work()
-        weights, costed = _ready(prepare(task.options), task.monochrome)
-        ms = self._frame_ms(task, costed)
-        fit = estimate.frames_per_call(ms, weights, self.max_s)
-        warm = WARMUP_FRAMES if task.temporal else 0
-        count = -(-len(times) // per)
-        todo = [k for k in range(count) if not (task.work / segment_name(k, task.dst.name)).exists()]
-        resumed = len(times) - sum(min(per, len(times) - k * per) for k in todo)
-        line = ProgressLine(job.progress, len(times), resumed, " · ZeroGPU calls")
+        line = plan.line(job.progress, " · ZeroGPU calls")
         stats, calls = PieceStats(), 0
-        for run in _runs(todo, max(1, (fit - warm) // per)):
-            job.check_cancel(resumed + stats.frames)
-            start, end = run[0] * per, min((run[-1] + 1) * per, len(times))
-            piece = Piece(run[0], start, frames_window(times, start, end, warm))
-            frames = end - start + min(warm, start)
-            stats = stats + _call(_piece_call, task, piece, seconds=estimate.estimate(ms, frames, weights).seconds)
+        for piece in plan.pieces(max(1, (fit - plan.warmup) // plan.per)):
+            job.check_cancel(plan.resumed + stats.frames)
+            seconds = reference.estimate(ms, plan.restored(piece), weights).seconds
+            stats = stats + _call(_piece_call, task, piece, seconds=seconds)
             calls += 1
-            line.update(resumed + stats.frames)
-        return VideoRun(stats, resumed, count, metrics={"gpu_calls": calls, "segment_frames": per})
+            line.update(plan.resumed + stats.frames)
+        return plan.result(stats, metrics={"gpu_calls": calls, "segment_frames": plan.per})
 
 
 def _size_of(path: Path) -> tuple[int, int]:
@@ -269,14 +261,3 @@ def _groups(costs: list[tuple[Any, ...]], fits: Callable[[float], bool]) -> list
         else:
             groups.append([c])
     return groups
-
-
-def _runs(segments: list[int], most: int) -> list[list[int]]:
-    """``segments`` cut into runs of consecutive numbers, each at most ``most`` long."""
-    runs: list[list[int]] = []
-    for k in segments:
-        if runs and runs[-1][-1] == k - 1 and len(runs[-1]) < most:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    return runs

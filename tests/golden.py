@@ -26,6 +26,7 @@ RECORD = os.environ.get("RESTORATION_RECORD_GOLDEN") == "1"
 OPTIONS = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="on", denoise=10, sharpen=0.5,
                          precision="fp32")
 VIDEO = VideoOptions(codec="ffv1", segment_seconds=0.5)  # 6-frame segments: pieces for every executor
+PICTURES = OPTIONS.with_(output_format="png")
 FRAMES, CUT, W, H = 16, 9, 40, 24
 
 

@@ -113,8 +113,9 @@ def test_api_lists_only_the_public_endpoints(server):
     names = set(info["named_endpoints"])
     assert {"/restore_image", "/restore_batch", "/list_models"} <= names
     assert not info.get("unnamed_endpoints")
-    assert all(n in {"/restore_image", "/restore_batch", "/list_models", "/restore_video", "/add_model",
-                     "/remove_model"} for n in names)
+    agents = {"/agent_restore_image", "/agent_restore_video", "/agent_list_models"}  # the MCP tools, also REST
+    assert names == {"/restore_image", "/restore_batch", "/list_models", "/restore_video", "/add_model",
+                     "/remove_model", *agents}
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", str(Path(app.__file__).resolve())])

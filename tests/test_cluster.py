@@ -201,9 +201,9 @@ def test_variable_frame_rate_on_ray(tmp_path, ray_local):
 
 
 def test_a_video_whose_timestamps_cannot_be_split_runs_whole_on_one_worker(tmp_path, ray_local, monkeypatch):
-    import restoration.cluster.video as on_ray
+    import restoration.video.plan as plan
 
-    monkeypatch.setattr(on_ray, "frame_times", lambda src: None)  # as for missing or repeated timestamps
+    monkeypatch.setattr(plan, "frame_times", lambda src: None)  # as for missing or repeated timestamps
     src = make_clip(tmp_path / "in.mp4", n=12)
     res = restore_video(src, tmp_path / "out.mp4", FAST, VideoOptions(), executor=TWO)
     assert frames_of(res.path)[1] == pytest.approx(frames_of(src)[1], abs=1e-3)
@@ -445,6 +445,6 @@ def test_golden_video_and_batch_on_ray(tmp_path, ray_local):
     out = tmp_path / "out.mkv"
     res = restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO, executor=TWO)
     assert res.metrics["cluster"]["segments"] == 3
-    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"),
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.PICTURES,
                    executor=TWO)
     golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))

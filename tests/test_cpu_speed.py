@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from restoration import accel, build_options, models, precision, restore_image, speed
+from restoration import accel, build_options, models, precision, progress, restore_image
+from restoration.cost import measured
 from restoration.models import clear_cache, load_model
 
 FAST = dict(colorize="off", denoise=0, sharpen=0, device="cpu")
@@ -105,19 +106,19 @@ def test_the_time_left_comes_from_this_machines_measured_speed(monkeypatch, phot
     from restoration.pipeline import prepare  # the estimate itself, for a picture four times as large
 
     job = prepare(opts)
-    one = job.expected_seconds(48, 64)
-    four = job.expected_seconds(96, 128)
+    one = measured.expected_seconds(job, 48, 64)
+    four = measured.expected_seconds(job, 96, 128)
     assert one and four and 2.5 < four / one < 6
 
 
 def test_a_long_cpu_job_names_the_faster_choice(monkeypatch, photo):
-    monkeypatch.setattr(speed, "LONG_S", 0.0)  # every job is "long" here
+    monkeypatch.setattr(measured, "LONG_S", 0.0)  # every job is "long" here
     seen: list[str] = []
     opts = build_options(upscale=4, model="realesr-general-x4v3", **FAST)
     restore_image(photo, opts)
     restore_image(photo, opts, progress=lambda f, m: seen.append(m))
     assert "on this CPU: the compact realesr-animevideov3 or a smaller upscale is faster" in seen[0]
-    assert speed.about(40) == "about 40 s" and speed.about(200) == "about 3 min"
+    assert progress.about(40) == "about 40 s" and progress.about(200) == "about 3 min"
 
 
 def test_the_time_left_follows_each_stage_not_the_share_of_a_quick_one(monkeypatch):
@@ -125,9 +126,9 @@ def test_the_time_left_follows_each_stage_not_the_share_of_a_quick_one(monkeypat
     done in a second, the time left is the upscaler's, not the denoiser's pace stretched over the bar
     (which said "about 4 s" for a 40 s job)."""
     now = [0.0]
-    monkeypatch.setattr(speed.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
     seen: list[tuple[float, str]] = []
-    bar = speed.StageProgress(lambda f, m: seen.append((f, m)), ["denoise", "superres", "sharpen"],
+    bar = progress.StageProgress(lambda f, m: seen.append((f, m)), ["denoise", "superres", "sharpen"],
                               {"superres": 40.0})
     assert bar.expected is not None and 40 < bar.expected < 55  # the unmeasured stages get their usual share
     step = bar.stage("denoise")
@@ -138,7 +139,7 @@ def test_the_time_left_follows_each_stage_not_the_share_of_a_quick_one(monkeypat
     now[0] = 21.0  # the machine is slower than measured: half the tiles in 20 s
     step(2, 4)
     assert seen[-1][1] == "superres 2/4 · about 22 s left" and 0.4 < seen[-1][0] < 0.7, seen[-1]
-    nothing = speed.StageProgress(lambda f, m: seen.append((f, m)), ["denoise"])
+    nothing = progress.StageProgress(lambda f, m: seen.append((f, m)), ["denoise"])
     nothing.stage("denoise")
     assert seen[-1][1] == "denoise 0%"  # nothing measured, nothing done: no figure rather than a guess
 
@@ -149,13 +150,13 @@ def test_what_a_stage_took_predicts_the_same_job_whatever_its_tiles(tiny_models_
     at its upscaled size."""
     from restoration.pipeline import prepare
 
-    monkeypatch.setattr(speed, "_seen", {})  # this test's figures only
-    monkeypatch.setattr(speed, "_calibrated", set())
+    monkeypatch.setattr(measured, "_seen", {})  # this test's figures only
+    monkeypatch.setattr(measured, "_calibrated", set())
     job = prepare(build_options(upscale=4, model="realesr-general-x4v3", tile=32, **FAST))
-    speed.observe("superres", job, 64, 96, 1, 5.0)
-    assert speed.stage_seconds(job, ["superres"], 64, 96)["superres"] == pytest.approx(5.0)
-    speed._seen[("sharpen", "", "cpu", "")] = 0.1  # s per megapixel of what the sharpener is given
-    after = speed.stage_seconds(job, ["superres", "sharpen"], 64, 96)["sharpen"]
+    measured.observe("superres", job, 64, 96, 1, 5.0)
+    assert measured.stage_seconds(job, ["superres"], 64, 96)["superres"] == pytest.approx(5.0)
+    measured._seen[("sharpen", "", "cpu", "")] = 0.1  # s per megapixel of what the sharpener is given
+    after = measured.stage_seconds(job, ["superres", "sharpen"], 64, 96)["sharpen"]
     assert after == pytest.approx(0.1 * 256 * 384 / 1e6)
 
 

@@ -101,7 +101,7 @@ def test_a_prepared_restorer_plans_tiles_once_per_size(monkeypatch):
     while free memory changes mid-job (a GPU is simulated: the plan is arithmetic)."""
     import torch
 
-    from restoration import pipeline, prepare
+    from restoration import prepare, tiling
 
     budgets = iter([6 << 30, 1 << 30, 1 << 30])
     calls = []
@@ -110,25 +110,25 @@ def test_a_prepared_restorer_plans_tiles_once_per_size(monkeypatch):
         calls.append(device)
         return next(budgets)
 
-    monkeypatch.setattr(pipeline, "gpu_budget", budget)
+    monkeypatch.setattr(tiling, "gpu_budget", budget)
     r = prepare(RestoreOptions(upscale=4, model="realesrgan-x4plus", colorize="off"))
-    r.model("superres")
-    r.device = torch.device("cuda")  # only the plan looks at it here
-    first = r.tiles((2000, 3000))
-    assert r.tiles((2000, 3000)) == first and len(calls) == 1
-    other = r.tiles((720, 1280))  # another size, the same budget
+    model = r.model("superres")
+    r.tiles.device = torch.device("cuda")  # only the plan looks at it here
+    first = r.tiles.plan(model, (2000, 3000))
+    assert r.tiles.plan(model, (2000, 3000)) == first and len(calls) == 1
+    other = r.tiles.plan(model, (720, 1280))  # another size, the same budget
     assert len(calls) == 1 and other[0] == first[0]
 
 
 def test_a_video_job_loads_its_models_once(monkeypatch, tmp_path):
-    from restoration import pipeline, restore_video
+    from restoration import job_models, restore_video
     from restoration.video import VideoOptions
 
     from .test_video import make_clip
 
     loads = []
-    real = pipeline.load_model
-    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    real = job_models.load_model
+    monkeypatch.setattr(job_models, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
     src = make_clip(tmp_path / "c.mp4", n=8, audio=False)
     opts = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off")
     res = restore_video(src, tmp_path / "o.mkv", opts, VideoOptions(codec="ffv1", batch=2))

@@ -244,18 +244,24 @@ def test_stabilisation_reduces_colour_flicker(tmp_path, monkeypatch):
     assert abs(a.astype(float).mean() - b.astype(float).mean()) < 2
 
 
-def test_stabilizer_resets_on_a_scene_cut():
+def test_a_scene_cut_is_found_on_the_input_and_the_stabilizer_starts_again_there():
     import torch
 
+    from restoration.video.cuts import CutDetector
+    from restoration.video.frames import Frame, through
+
+    rng = np.random.default_rng(0)
+    colour = lambda rgb: np.clip(rng.normal(0, 6, (16, 16, 3)) + rgb, 0, 255).astype(np.uint8)  # noqa: E731
+    pictures = [colour([200, 20, 20]) if i < 3 else colour([20, 20, 220]) for i in range(6)]  # red, then blue
+    frames = list(through(CutDetector(), [Frame(i, i, p) for i, p in enumerate(pictures)]))
+    assert [f.cut for f in frames] == [False, False, False, True, False, False]
     st = TemporalStabilizer(chroma=0.9)
-    red = torch.zeros(1, 3, 16, 16)
-    red[:, 0] = 0.8
-    blue = torch.zeros(1, 3, 16, 16)
-    blue[:, 2] = 0.9
-    st(red)
-    out = st(blue)  # a cut: the new frame is taken as it is
-    assert st.cuts == 1
-    assert torch.allclose(out, blue, atol=1e-4)
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255  # noqa: E731
+    for f in frames:
+        f.restored = as_tensor(f.pixels)
+        st.push(f)
+    assert torch.allclose(frames[3].restored, as_tensor(pictures[3]), atol=1e-4)  # the new scene as it is
+    assert not torch.allclose(frames[4].restored, as_tensor(pictures[4]), atol=1e-3)  # then smoothed again
 
 
 def test_bad_inputs_and_options(tmp_path):
@@ -364,5 +370,5 @@ def test_golden_video_and_batch_on_the_local_path(tmp_path):
 
     out = tmp_path / "out.mkv"
     restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO)
-    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"))
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.PICTURES)
     golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))

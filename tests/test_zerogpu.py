@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from client import ClientError, RestorationClient
-from restoration import RestoreOptions, build_options, estimate, restore_folder, restore_video, zerogpu
+from restoration import RestoreOptions, build_options, restore_folder, restore_video, zerogpu
+from restoration.cost import reference as estimate
 from restoration.media import read_image
 from restoration.video import VideoOptions
 
@@ -182,8 +183,9 @@ def test_a_frame_that_cannot_fit_one_call_is_refused_before_any_call(server, zer
         for run in (lambda: c.restore_image(tmp_path / "a.png", upscale=2, **FAST),
                     lambda: c.restore_video(src, upscale=2, **FAST),
                     lambda: c.restore_batch([tmp_path / "a.png"], upscale=2, **FAST)):
-            with pytest.raises(ClientError, match=r"needs about \d+ s of GPU time, more than one GPU call on this "
-                                                  r"Space may last \(30 s\); use a smaller upscale or a lighter model"):
+            with pytest.raises(ClientError, match=r"needs about [\d.]+ (s|min|h) of GPU time, more than one GPU call "
+                                                  r"on this Space may last \(30 s\); use a smaller upscale or a lighter "
+                                                  r"model"):
                 run()
     assert zero.CALLS == []
 
@@ -226,6 +228,6 @@ def test_golden_video_and_batch_in_zerogpu_calls(tmp_path, zero, monkeypatch):
     res = restore_video(golden.make_video(tmp_path / "in.mkv"), out, golden.OPTIONS, golden.VIDEO,
                         executor=zerogpu.Calls())
     assert res.metrics["gpu_calls"] >= 2
-    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.OPTIONS.with_(output_format="png"),
+    restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.PICTURES,
                    executor=zerogpu.Calls())
     golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))

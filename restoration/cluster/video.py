@@ -1,12 +1,12 @@
 """A video on Ray: its segments go to actors as pieces; the front door joins them.
 
-The driver lists the frames' timestamps (a demux pass, no decoding), cuts the job into the same
-segments a local run writes (``segment_seconds`` each, so a local run and a cluster run resume each
-other's work), and hands each missing segment to an idle worker as a ``Piece`` with warm-up frames
-before it. A worker holds the job's models (one ``Restorer``) and runs the library's ``run_piece``,
-which owns the piece's temporal state and writes one segment file under a temporary name until it is
-whole. Ray restarts a worker that dies and runs its piece again (``RETRIES`` times). A video whose
-timestamps cannot be split runs as one piece on one worker.
+The driver plans the job (``VideoPlan``: the same segments a local run writes, ``segment_seconds``
+each, so a local run and a cluster run resume each other's work) and hands each missing segment to an
+idle worker as a ``Piece`` (with its warm-up frames before it and look-ahead frames after). A worker
+holds the job's models (one ``Restorer``) and runs the library's ``run_piece``, which owns the piece's
+temporal state and writes one segment file under a temporary name until it is whole. Ray restarts a
+worker that dies and runs its piece again (``RETRIES`` times). A video whose timestamps cannot be split
+is the plan's one piece, on one worker.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from collections import deque
 from typing import Any
 
 from ..errors import RestorationError, VideoReadError, VideoWriteError
-from ..video.finish import VideoRun
-from ..video.piece import Piece, PieceStats, run_piece
-from ..video.plan import WARMUP_FRAMES, ProgressLine, VideoJob, VideoTask, frame_times, segment_windows
-from ..video.segments import segment_name
+from ..video.piece import PieceStats, run_piece
+from ..video.plan import Piece, VideoJob, VideoPlan, VideoRun, VideoTask
 from .connect import ClusterSpec, check_reachable, job_runtime_env, set_threads, workers_for
 
 log = logging.getLogger(__name__)
@@ -66,15 +64,14 @@ def run_video(cluster: ClusterSpec, job: VideoJob) -> VideoRun:
     """Restore every missing segment of ``job`` on Ray. Raises ``VideoReadError`` for a video without
     frames, ``VideoWriteError`` when a piece's worker died more than ``RETRIES`` times or Ray gave up
     (the finished segments stay for a resume), and ``Cancelled`` when the job is cancelled."""
-    task = job.task
-    times = frame_times(task.src)
-    if times is not None and not times:
+    task, plan = job.task, VideoPlan(job.task)
+    if plan.count == 0:
         raise VideoReadError(f"{task.src.name}: the video has no frames that can be decoded")
     ray, workers = workers_for(cluster, task.options.device)
     check_reachable(ray, {"input": task.src, "output": task.dst.parent})
-    run = _Run(ray, workers, job)
+    run = _Run(ray, workers, job, plan)
     try:
-        return run.whole() if times is None else run.segments(times)
+        return run.segments() if plan.splittable else run.whole()
     finally:
         run.close()
 
@@ -82,8 +79,8 @@ def run_video(cluster: ClusterSpec, job: VideoJob) -> VideoRun:
 class _Run:
     """The driver's side of one job: its actors, the pieces to hand out, the progress shown."""
 
-    def __init__(self, ray: Any, workers: Any, job: VideoJob) -> None:
-        self.ray, self.workers, self.job, self.task = ray, workers, job, job.task
+    def __init__(self, ray: Any, workers: Any, job: VideoJob, plan: VideoPlan) -> None:
+        self.ray, self.workers, self.job, self.task, self.plan = ray, workers, job, job.task, plan
         self.actors: list[Any] = []
         self.tracker = ray.remote(num_cpus=0)(_Progress).remote()
 
@@ -97,64 +94,58 @@ class _Run:
                        for name in self.names]
 
     def whole(self) -> VideoRun:
-        """The rest of the video as one piece on one worker (timestamps that do not allow splitting)."""
+        """The plan's one piece (timestamps that do not allow splitting) on one worker."""
         log.warning("%s: the frames' timestamps do not allow splitting; the job runs on one worker", self.task.src.name)
-        first = self.task.start_work()
-        resumed = first * self.task.segment_frames
         self._start(1)
-        stats, where = self._gather([Piece(first, resumed)], resumed, " · 1 Ray worker (the whole video)")[0]
+        [(stats, where)] = self._gather(self.plan.pieces(), " · 1 Ray worker (the whole video)")
         note = f"{self.task.src.name}: the frames' timestamps do not allow splitting, so the video ran on one worker"
-        return VideoRun(stats, resumed, first + stats.segments, warnings=[note],
-                        metrics={"cluster": {"workers": "1 worker (the whole video)", "segments": None,
-                                             "segments_resumed": None, "warmup_frames": 0, "by_worker": {where: 1}}})
+        return self.plan.result(stats, warnings=[note], metrics={"cluster": {
+            "workers": "1 worker (the whole video)", "segments": None, "segments_resumed": None, "warmup_frames": 0,
+            "by_worker": {where: 1}}})
 
-    def segments(self, times: list[int]) -> VideoRun:
+    def segments(self) -> VideoRun:
         """Every missing segment as a piece of its own."""
-        task = self.task
-        task.start_work()
-        windows = segment_windows(times, task.segment_frames, WARMUP_FRAMES if task.temporal else 0)
-        pieces = [Piece(k, w.start_index, w) for k, w in enumerate(windows)
-                  if not (task.work / segment_name(k, task.dst.name)).exists()]
-        sizes = [min(task.segment_frames, len(times) - w.start_index) for w in windows]
-        resumed = sum(sizes) - sum(sizes[p.first_segment] for p in pieces)
+        pieces = self.plan.pieces(1)
         done: list[tuple[PieceStats, str]] = []
         if pieces:
             self._start(min(self.workers.count, len(pieces)))
-            done = self._gather(pieces, resumed, f" · {len(self.actors)} Ray workers", len(times), sizes)
+            done = self._gather(pieces, f" · {len(self.actors)} Ray workers")
         stats = sum((s for s, _ in done), PieceStats())
         by_worker: dict[str, int] = {}
         for _, where in done:
             by_worker[where] = by_worker.get(where, 0) + 1
-        return VideoRun(stats, resumed, len(windows), metrics={"cluster": {
-            "workers": self.workers.describe(), "segments": len(windows), "segments_resumed": len(windows) - len(done),
+        count = self.plan.segments
+        return self.plan.result(stats, metrics={"cluster": {
+            "workers": self.workers.describe(), "segments": count, "segments_resumed": count - len(done),
             "warmup_frames": stats.warmup, "by_worker": by_worker}})
 
-    def _gather(self, pieces: list[Piece], resumed: int, suffix: str, total: int | None = None,
-                sizes: list[int] | None = None) -> list[tuple[PieceStats, str]]:
+    def _gather(self, pieces: list[Piece], suffix: str) -> list[tuple[PieceStats, str]]:
         """Hand ``pieces`` to idle workers until all are done; returns their (stats, worker)."""
-        line = ProgressLine(self.job.progress, total or self.task.total, resumed, suffix)
+        line = self.plan.line(self.job.progress, suffix)
         todo, idle, running = deque(pieces), list(self.actors), {}
         done: list[tuple[PieceStats, str]] = []
         while todo or running:
             ready = self.ray.wait(list(running), num_returns=1, timeout=0.5)[0] if running else []
             for ref in ready:
                 actor, piece = running.pop(ref)
-                done.append(self._get(ref, self._label(piece, sizes)))
+                done.append(self._get(ref, self._label(piece)))
                 idle.append(actor)
             while todo and idle:  # hand out work before reporting: no worker waits on the report
                 actor, piece = idle.pop(), todo.popleft()
                 running[actor.run.remote(piece)] = (actor, piece)
-            frames = resumed + sum(s.frames for s, _ in done)
+            frames = self.plan.resumed + sum(s.frames for s, _ in done)
             self.job.check_cancel(frames)
             if self.job.progress:
                 now = self.ray.get(self.tracker.snapshot.remote())
                 line.update(frames + sum(now.get(p.first_segment, 0) for _, p in running.values()))
         return done
 
-    def _label(self, piece: Piece, sizes: list[int] | None) -> str:
-        if sizes is None:
+    def _label(self, piece: Piece) -> str:
+        w = piece.window
+        if w.end is None and not self.plan.splittable:
             return "the whole video"
-        return f"segment {piece.first_segment} (frames {piece.start}-{piece.start + sizes[piece.first_segment] - 1})"
+        last = (w.end if w.end is not None else self.plan.total) - 1
+        return f"segment {piece.first_segment} (frames {w.start}-{last})"
 
     def _get(self, ref: Any, what: str) -> Any:
         from ray.exceptions import RayActorError, RayError, RayTaskError

@@ -70,15 +70,19 @@ class FaceRunner:
         return lambda faces: parse_masks(self._parser, faces)
 
     def __call__(self, source: torch.Tensor, target: torch.Tensor, *, keep_chroma: bool,
-                 track: FaceTracker | None = None, keep_crops: int = 4) -> tuple[torch.Tensor, FaceReport]:
+                 track: FaceTracker | None = None, cuts: list[bool] | None = None, keep_crops: int = 4
+                 ) -> tuple[torch.Tensor, FaceReport]:
         """Faces of ``source`` (N, 3, h, w) restored into ``target`` (N, 3, H, W). ``track`` smooths each
-        frame's faces in order and keeps their parsed masks (a video piece's). ``keep_chroma``: restored
-        faces take the source's colour (a gray or toned photo stays so). Raises the weight and model
-        errors of the detector and the network."""
+        frame's faces in order and keeps their parsed masks (a video piece's); ``cuts[i]``: a scene starts
+        at frame i, and the tracks start again there. ``keep_chroma``: restored faces take the source's
+        colour (a gray or toned photo stays so). Raises the weight and model errors of the detector and
+        the network."""
         report = FaceReport()
         kept_per_image: list[list[Face]] = []
-        for frame in to_uint8(source):  # one transfer to the host for the whole batch
+        for i, frame in enumerate(to_uint8(source)):  # one transfer to the host for the whole batch
             faces = detect_faces(frame, self.detector())
+            if track is not None and cuts and cuts[i]:
+                track.cut()
             if track is not None:
                 faces = track(faces)
             kept, skipped = select(faces, self.options.face_min_size)

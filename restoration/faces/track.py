@@ -3,7 +3,8 @@
 Each face is matched to the track of the previous frames whose box overlaps it most; its landmarks
 are then an exponential average of the track's and the new ones, so detector noise (a pixel or two
 each frame) is smoothed away. Where a face really moves (more than a share of its size), the new
-landmarks win at once, so the crop never lags behind. A track not seen for a few frames ends.
+landmarks win at once, so the crop never lags behind. A track not seen for a few frames ends, and at a
+scene cut every track does (``cut``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class FaceTracker:
         self.tracks: list[_Track] = []
         self.started = 0
         self.masks: dict[int, Any] = {}  # track id -> its mask (a tensor), see ``faces.stage``
+
+    def cut(self) -> None:
+        """A scene starts: no face goes on from the frames before (new tracks, new masks)."""
+        self.tracks = []
+        self.masks.clear()
 
     def __call__(self, faces: list[Face]) -> list[Face]:
         free = list(self.tracks)

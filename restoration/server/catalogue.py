@@ -45,7 +45,7 @@ def catalogue() -> list[dict[str, Any]]:
     return [{**s.to_dict(), "available": AVAILABLE[availability(s.id)]} for s in list_models()] + added
 
 
-def about(versions: dict[str, str]) -> str:
+def about_text(versions: dict[str, str]) -> str:
     """The server's device, ``versions`` and model table, as Markdown (where each model is now)."""
     import torch
 

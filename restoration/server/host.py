@@ -20,9 +20,8 @@ from .. import zerogpu
 from ..config import AppSettings
 from ..media import FORMAT_EXT, ImageData, read_image, write_image
 from ..options import RestoreOptions, VideoOptions
+from ..progress import ProgressFn
 from .folders import BatchRequest, face_previews, preview, request_dir, request_key
-
-ProgressFn = Any  # Callable[[float, str], None]
 
 
 @dataclass
@@ -67,7 +66,7 @@ class Host:
         """A request's folder: a new one, or on ZeroGPU the one of ``key`` (``request_key``) again."""
         return request_dir(self.settings.output_root, self.settings.output_ttl_s, key if self.zerogpu else None)
 
-    def restore_image(self, src: Path, options: RestoreOptions, progress: ProgressFn = None,
+    def restore_image(self, src: Path, options: RestoreOptions, progress: ProgressFn | None = None,
                       data: ImageData | None = None) -> ImageOutcome:
         """Restore the picture ``src`` (decoded, unless ``data`` is given) and write the result (named
         after it, in ``options``' format), its previews and its faces' into a new folder, made only

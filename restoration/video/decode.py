@@ -1,33 +1,42 @@
-"""The decoder thread: frames of a video as (index, pts, RGB uint8) in a small bounded queue."""
+"""The decoder thread: a video's frames (``frames.Frame``) in a small bounded queue, the whole video or a
+piece's window of it (with its warm-up frames before and look-ahead frames after)."""
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import Cancelled, RestorationError, VideoReadError
+from .frames import Frame
 from .probe import open_video, why
 from .segments import put
 
 MAX_BAD_PACKETS = 100  # damaged packets skipped before a file counts as unreadable
-Frame = tuple[int, int, np.ndarray]  # (index, pts, RGB uint8 (H, W, 3)); index -1: a warm-up frame
 
 
 @dataclass(frozen=True)
 class Window:
-    """A stretch of a video read on its own (one segment of a job split between workers): decoding
-    starts at the keyframe before ``warm_pts``; frames from ``warm_pts`` to ``start_pts`` are warm-up
-    (index -1: restored to prime the temporal state, never written), then frames up to ``end_pts``
-    (excluded; None: to the end) are numbered from ``start_index``."""
+    """What a piece decodes: frames ``first`` to ``stop`` (excluded; None: to the end) of the video, by
+    index; those before ``start`` are warm-up, those from ``end`` on look-ahead (neither is written).
+    ``pts``: the timestamps of (first, start, end, stop), when the video's timestamps place every
+    frame: decoding then starts at the keyframe before ``first``; without them it starts at the
+    video's beginning and counts."""
 
-    start_index: int
-    warm_pts: int
-    start_pts: int
-    end_pts: int | None
+    first: int
+    start: int
+    end: int | None
+    stop: int | None
+    pts: tuple[int, int, int | None, int | None] | None = None
+
+    def frame(self, index: int, pts: int, pixels: np.ndarray) -> Frame:
+        """Frame ``index`` of the video, flagged as warm-up or look-ahead where it is one."""
+        ahead = self.end is not None and index >= self.end
+        return Frame(index, pts, pixels, warmup=index < self.start, lookahead=ahead)
 
 
 class FrameReader(threading.Thread):
@@ -38,9 +47,9 @@ class FrameReader(threading.Thread):
     Timestamps are kept, and made increasing where a damaged stream repeats them.
     """
 
-    def __init__(self, src: Path, skip: int, stop: threading.Event, depth: int, window: Window | None = None) -> None:
+    def __init__(self, src: Path, window: Window, stop: threading.Event, depth: int) -> None:
         super().__init__(daemon=True, name="video-decode")
-        self.src, self.skip, self.stop, self.window = src, skip, stop, window
+        self.src, self.window, self.stop = src, window, stop
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.bad_packets = 0
 
@@ -49,12 +58,12 @@ class FrameReader(threading.Thread):
             with open_video(self.src) as c:
                 v = c.streams.video[0]
                 v.thread_type = "AUTO"
-                if self.window is None:
-                    self._frames(c, v)
+                if self.window.pts is None:
+                    self._counted(c, v)
                 else:
-                    self._window(c, v, self.window)
+                    self._seeked(c, v)
             put(self.queue, None, self.stop)
-        except BaseException as e:  # noqa: BLE001 - handed to the job's thread by next_batch
+        except BaseException as e:  # noqa: BLE001 - handed to the job's thread by ``frames``
             put(self.queue, e, self.stop)
 
     def _decoded(self, container, stream):
@@ -71,46 +80,47 @@ class FrameReader(threading.Thread):
                 continue
             yield from frames
 
-    def _frames(self, container, stream) -> None:
-        index, last_pts = 0, None
+    def _counted(self, container, stream) -> None:
+        """The window's frames, counted from the video's start; timestamps made increasing where a
+        damaged stream repeats or lacks them."""
+        w, index, last_pts = self.window, 0, None
         for frame in self._decoded(container, stream):
-            if self.stop.is_set():
+            if self.stop.is_set() or (w.stop is not None and index >= w.stop):
                 return
             pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
             last_pts = pts
-            if index >= self.skip:
-                put(self.queue, (index, pts, frame.to_ndarray(format="rgb24")), self.stop)
+            if index >= w.first:
+                put(self.queue, w.frame(index, pts, frame.to_ndarray(format="rgb24")), self.stop)
             index += 1
 
-    def _window(self, container, stream, w: Window, rewound: bool = False) -> None:
-        """The frames of ``w`` by their timestamps, from the keyframe before its warm-up."""
-        if w.warm_pts > 0 or rewound:
-            container.seek(0 if rewound else w.warm_pts, stream=stream, backward=True, any_frame=False)
-        index, first = w.start_index, True
+    def _seeked(self, container, stream, rewound: bool = False) -> None:
+        """The window's frames by their timestamps, from the keyframe before its first."""
+        w = self.window
+        first_pts, _, _, stop_pts = w.pts
+        if first_pts > 0 or rewound:
+            container.seek(0 if rewound else first_pts, stream=stream, backward=True, any_frame=False)
+        index, at_first = w.first, True
         for frame in self._decoded(container, stream):
             if self.stop.is_set() or frame.pts is None:
                 return
-            if first and frame.pts > w.warm_pts and not rewound:
+            if at_first and frame.pts > first_pts and not rewound:
                 # the container's index put the seek past the frame asked for: read from the start
-                return self._window(container, stream, w, rewound=True)
-            first = False
-            if frame.pts < w.warm_pts:
+                return self._seeked(container, stream, rewound=True)
+            at_first = False
+            if frame.pts < first_pts:
                 continue
-            if w.end_pts is not None and frame.pts >= w.end_pts:
+            if stop_pts is not None and frame.pts >= stop_pts:
                 return
-            warm = frame.pts < w.start_pts
-            put(self.queue, (-1 if warm else index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
-            index += 0 if warm else 1
+            put(self.queue, w.frame(index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
+            index += 1
 
-    def next_batch(self, size: int, done: int, cancel: threading.Event | None,
-                   writer_check) -> tuple[list[Frame], bool]:
-        """Up to ``size`` frames, and whether the video has ended. Raises the decoder's error as a
-        ``VideoReadError`` (naming the frame), ``Cancelled`` when ``cancel`` is set, and the writer's
-        error through ``writer_check``."""
-        batch: list[Frame] = []
-        while len(batch) < size:
+    def frames(self, cancel: threading.Event | None, writer_check) -> Iterator[Frame]:
+        """The decoded frames, in order. Raises the decoder's error as a ``VideoReadError`` (naming the
+        frame), ``Cancelled`` when ``cancel`` is set, and the writer's error through ``writer_check``."""
+        done = 0
+        while True:
             try:
                 item = self.queue.get(timeout=0.2)
             except queue.Empty:
@@ -123,9 +133,9 @@ class FrameReader(threading.Thread):
             if isinstance(item, BaseException):
                 if isinstance(item, RestorationError):
                     raise item
-                raise VideoReadError(f"{self.src.name}: decoding failed at frame {done + len(batch)} "
+                raise VideoReadError(f"{self.src.name}: decoding failed at frame {self.window.first + done} "
                                      f"({why(item)}); the file is damaged from there on") from item
             if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
+                return
+            done += 1
+            yield item

@@ -6,17 +6,17 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import VideoReadError, VideoWriteError
-from ..pipeline import ProgressFn
+from ..progress import ProgressFn
 from .assemble import assemble
 from .piece import PieceStats
-from .plan import VideoJob, VideoTask, out_size
+from .plan import VideoJob, VideoRun, VideoTask, out_size
 from .probe import VideoInfo
 from .segments import EVEN_ONLY, work_dir
 
@@ -27,19 +27,6 @@ class VideoResult:
     info: VideoInfo
     metrics: dict[str, Any]
     resumed_frames: int = 0
-
-
-@dataclass
-class VideoRun:
-    """What an executor hands back: the pieces' ``stats`` added up, the frames of segments that were
-    already there (``resumed``), the segment files to join, and what it adds to the metrics and
-    warnings (a cluster's workers, a split it could not make...)."""
-
-    stats: PieceStats
-    resumed: int
-    segments: int
-    metrics: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 def finish_video(job: VideoJob, run: VideoRun) -> VideoResult:

@@ -1,17 +1,18 @@
 """A piece of a video job: one stretch of frames through one ``Restorer``, owning all temporal state.
 
-``run_piece`` decodes (``FrameReader``), restores (this thread) and encodes (``SegmentWriter``) in
-three threads joined by small bounded queues, so memory stays bounded whatever the length. The
-piece's temporal state (the stabiliser, the face tracks and their parsed masks) is made for it and
-dies with it, so pieces run one after another on one worker never see each other's. A piece that
-starts inside the video restores its warm-up frames first, without keeping them, so that state does
-not step at its first frame. It returns ``PieceStats``, which add up over the pieces of a job.
+``run_piece`` is the whole of a video's way, in order: decode (a thread) → the passes before the
+stages (scene cuts) → the stages, in batches → the passes after them (the stabiliser) → encode (a
+thread), joined by small bounded queues and lazy generators, so memory stays bounded whatever the
+length. The piece's temporal state (the cut detector, the stabiliser, the face tracks and their parsed
+masks) is made for it and dies with it, so pieces run one after another on one worker never see each
+other's. Warm-up frames before the piece and look-ahead frames after it go through the passes that
+need them and are never written. It returns ``PieceStats``, which add up over the pieces of a job.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -19,26 +20,15 @@ import torch
 
 from .. import metrics
 from ..color import to_uint8
+from ..errors import Cancelled
 from ..faces.track import FaceTracker
 from ..stages import is_monochrome
-from .decode import Frame, FrameReader, Window
-from .plan import VideoTask
+from .cuts import CutDetector
+from .decode import FrameReader
+from .frames import Frame, Pass, through
+from .plan import Piece, VideoTask
 from .segments import SegmentEncoder, SegmentWriter
 from .stabilize import TemporalStabilizer
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Frames of a job from ``start`` on, written as segment files numbered from ``first_segment`` (a
-    new file every ``task.segment_frames`` frames, so ``start`` is a segment's first frame).
-
-    ``window`` None: the rest of the video, decoded from its start (frames before ``start`` are
-    skipped). Else exactly the frames of ``window`` (decoded from the keyframe before its warm-up):
-    one segment, or several in a row."""
-
-    first_segment: int
-    start: int
-    window: Window | None = None
 
 
 @dataclass
@@ -49,7 +39,7 @@ class PieceStats:
     warmup: int = 0  # frames restored only to prime the temporal state
     segments: int = 0  # segment files finished
     bad_packets: int = 0
-    cuts: int = 0  # scene cuts the stabiliser met
+    cuts: int = 0  # scene cuts among the frames written
     tracks: int = 0  # face tracks started
     faces_found: int = 0
     faces_restored: int = 0
@@ -73,32 +63,49 @@ class PieceStats:
 
 
 def stabilizer_for(task: VideoTask) -> TemporalStabilizer | None:
-    """Chroma smoothing where colour can be invented (colorize), static-luma smoothing after denoise."""
+    """Chroma smoothing where colour is invented (colorize), static-luma smoothing after denoise."""
     if not task.stabilized:
         return None
-    return TemporalStabilizer(chroma=0.8 if task.options.colorize != "off" else 0.0,
-                              luma=0.5 if task.options.denoise > 0 else 0.0)
+    return TemporalStabilizer(chroma=0.8 if task.colorized else 0.0, luma=0.5 if task.options.denoise > 0 else 0.0)
 
 
-class _Run:
-    """One piece being restored: its temporal state, its counters, its threads' stop flag."""
+class _Piece:
+    """One piece being restored: its passes and temporal state, its counters, its threads' stop flag."""
 
     def __init__(self, task: VideoTask, piece: Piece, restorer, on_frames: Callable[[int], None] | None) -> None:
         self.task, self.piece, self.restorer, self.on_frames = task, piece, restorer, on_frames
         self.stats = PieceStats()
-        self.stabilizer = stabilizer_for(task)
+        self.cuts = CutDetector()
+        stabilizer = stabilizer_for(task)
+        self.before: list[Pass] = [self.cuts] if task.temporal else []
+        self.after: list[Pass] = [stabilizer] if stabilizer is not None else []
         self.tracker = FaceTracker() if task.options.face != "off" else None
         self.monochrome = task.monochrome
         self.sample_every = max(1, round(task.info.fps or 25.0))
         self.stop = threading.Event()
 
-    def restore(self, batch: list[Frame], writer: SegmentWriter) -> None:
+    def restored(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """The frames through the stages, ``task.video.batch`` at a time; look-ahead frames only where a
+        pass after the stages looks past the piece."""
+        keep_ahead, batch = any(p.ahead for p in self.after), []
+        for frame in frames:
+            if frame.lookahead and not keep_ahead:
+                continue
+            batch.append(frame)
+            if len(batch) == self.task.video.batch:
+                yield from self._restore(batch)
+                batch = []
+        if batch:
+            yield from self._restore(batch)
+
+    def _restore(self, batch: list[Frame]) -> list[Frame]:
         # Frames travel to the device as 8-bit (a quarter of the bytes) and become float there.
-        x = torch.from_numpy(np.stack([b[2] for b in batch])).to(self.restorer.device)
+        x = torch.from_numpy(np.stack([f.pixels for f in batch])).to(self.restorer.device)
         x = x.permute(0, 3, 1, 2).float().div_(255)
         if self.monochrome is None:  # not known from the video's first frame: decided on this one
             self.monochrome = self.task.options.colorize == "auto" and bool(is_monochrome(x[:1]))
-        out, _, report = self.restorer.run(x, monochrome=self.monochrome, track=self.tracker)
+        out, _, report = self.restorer.run(x, monochrome=self.monochrome, track=self.tracker,
+                                           cuts=[f.cut for f in batch])
         s = self.stats
         for k, v in report.seconds.items():
             s.seconds[k] = s.seconds.get(k, 0.0) + v
@@ -106,16 +113,26 @@ class _Run:
             s.faces_found += report.faces.found
             s.faces_restored += report.faces.restored
             s.faces_skipped += report.faces.skipped
-        if self.stabilizer is not None and ("colorize" in report.stages or "denoise" in report.stages):
-            out = self.stabilizer(out)
-        for (index, pts, rgb_in), rgb in zip(batch, to_uint8(out)):
-            if index < 0:  # warm-up before the piece: it primed the stabiliser and the face tracks
+        for frame, picture in zip(batch, out):
+            frame.restored = picture
+        return batch
+
+    def write(self, frames: Iterable[Frame], writer: SegmentWriter) -> None:
+        """The frames written (warm-up and look-ahead frames counted, not written), each a sampled
+        one a second for the metrics; ``on_frames`` told after every batch."""
+        s = self.stats
+        for frame in frames:
+            if frame.warmup:
                 s.warmup += 1
+            if not frame.written:
                 continue
-            if index % self.sample_every == 0:
-                self._sample(rgb_in, rgb)
-            writer.write(rgb, pts)
+            rgb = to_uint8(frame.restored[None])[0]
+            if frame.index % self.sample_every == 0:
+                self._sample(frame.pixels, rgb)
+            writer.write(rgb, frame.pts)
             s.frames += 1
+            if self.on_frames and s.frames % self.task.video.batch == 0:
+                self.on_frames(s.frames)
         if self.on_frames:
             self.on_frames(s.frames)
 
@@ -130,29 +147,23 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
               cancel: threading.Event | None = None) -> PieceStats:
     """Restore the frames of ``piece`` with ``restorer`` (a ``Restorer`` for ``task.options``) into its
     segment files in ``task.work``. ``on_frames(n)``: n frames of the piece are written. Setting
-    ``cancel`` stops at the next batch with ``Cancelled``; a segment file being written is dropped,
+    ``cancel`` stops at the next frame with ``Cancelled``; a segment file being written is dropped,
     finished ones stay. Raises ``VideoReadError``, ``VideoWriteError`` and what the stages raise."""
-    from ..errors import Cancelled
-
-    run = _Run(task, piece, restorer, on_frames)
-    batch_size = task.video.batch
-    depth = max(4, 2 * batch_size)
-    reader = FrameReader(task.src, piece.start if piece.window is None else 0, run.stop, depth, piece.window)
-    encoder = SegmentEncoder(task.work, task.dst, task.video, task.info.time_base, task.info.rate,
-                             task.segment_frames, piece.first_segment)
-    writer = SegmentWriter(encoder, run.stop, depth)
+    run = _Piece(task, piece, restorer, on_frames)
+    depth = max(4, 2 * task.video.batch)
+    reader = FrameReader(task.src, piece.window, run.stop, depth)
+    writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, task.info.time_base, task.info.rate,
+                                          task.segment_frames, piece.first_segment), run.stop, depth)
     reader.start()
     writer.start()
     try:
-        ended = False
-        while not ended:
-            done = piece.start + run.stats.frames
-            batch, ended = reader.next_batch(batch_size, done, cancel, writer.check)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"{task.src.name}: cancelled after {done} frames")
-            writer.check()
-            if batch:
-                run.restore(batch, writer)
+        frames = reader.frames(cancel, writer.check)  # decode
+        for step in run.before:  # scene cuts
+            frames = through(step, frames)
+        frames = run.restored(frames)  # the stages
+        for step in run.after:  # the stabiliser
+            frames = through(step, frames)
+        run.write(_until_cancelled(frames, cancel, task, piece, run.stats), writer)  # encode
         run.stats.segments = writer.finish() - piece.first_segment
     except BaseException:
         run.stop.set()  # the writer discards its open segment; finished ones stay for a resume
@@ -163,5 +174,13 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
         reader.join(timeout=30)
     run.stats.bad_packets = reader.bad_packets
     run.stats.tracks = run.tracker.started if run.tracker is not None else 0
-    run.stats.cuts = run.stabilizer.cuts if run.stabilizer is not None else 0
+    run.stats.cuts = run.cuts.cuts
     return run.stats
+
+
+def _until_cancelled(frames: Iterable[Frame], cancel: threading.Event | None, task: VideoTask, piece: Piece,
+                     stats: PieceStats) -> Iterator[Frame]:
+    for frame in frames:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"{task.src.name}: cancelled after {piece.start + stats.frames} frames")
+        yield frame

@@ -3,8 +3,12 @@
 ``check_video`` refuses what can be refused before any work. ``VideoTask`` is the job as a worker
 needs it (small, picklable: it travels to Ray workers and into ZeroGPU calls); ``VideoJob`` adds what
 stays with the caller (progress, cancel, the prepared ``Restorer``). The work folder holds numbered
-segment files (``segments``); a job resumes from the first missing one. ``plan_pieces`` cuts a job
-into one piece per segment (each with warm-up frames before it) for executors that split the work.
+segment files (``segments``). ``VideoPlan`` owns the pieces: which segments are finished (a resume),
+the pieces that remain (runs of missing segments, each with its warm-up frames before it and its
+look-ahead frames after), the frames each writes and the job's progress line; an executor only
+places the pieces and gathers their ``PieceStats`` into a ``VideoRun``. A video whose timestamps
+cannot place every frame is one piece, the rest of the video from its first missing segment, on
+every executor.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from typing import Any
 from ..errors import Cancelled, OptionError, VideoReadError, VideoWriteError
 from ..media import max_pixels
 from ..options import CODECS, RestoreOptions, VideoOptions
-from ..pipeline import ProgressFn
+from ..progress import ProgressFn, ProgressLine
+from .cuts import CutDetector
 from .decode import Window
 from .probe import VideoInfo, open_video, probe
-from .segments import fingerprint, prepare_work_dir, work_dir
+from .segments import fingerprint, prepare_work_dir, segment_name, work_dir
 
 WARMUP_FRAMES = 8  # frames restored before a piece (and not kept) when the job has temporal state
+LOOKAHEAD_FRAMES = CutDetector.ahead  # frames decoded after a piece (and not kept): the cut detector's
 
 
 def out_size(info: VideoInfo, options: RestoreOptions) -> tuple[int, int]:
@@ -107,7 +113,14 @@ class VideoTask:
 
     @property
     def stabilized(self) -> bool:
-        return self.video.stabilize and (self.options.colorize != "off" or self.options.denoise > 0)
+        """Whether the stabiliser runs: on colorized frames (``colorize="auto"``: a black-and-white video, or
+        one not decided yet), or after denoising."""
+        return self.video.stabilize and (self.colorized or self.options.denoise > 0)
+
+    @property
+    def colorized(self) -> bool:
+        o = self.options
+        return o.colorize == "on" or (o.colorize == "auto" and self.monochrome is not False)
 
     @property
     def temporal(self) -> bool:
@@ -120,35 +133,6 @@ class VideoTask:
         returns how many segments are already finished, from the first."""
         job = {**fingerprint(self.src, self.dst, self.options, self.video), "segment_frames": self.segment_frames}
         return prepare_work_dir(self.work, job)
-
-
-class ProgressLine:
-    """The one progress line of a video job, whatever runs it: "frame 120/480 · 6.1 fps · about 1 min
-    left", and what the executor adds (" · 4 Ray workers"). ``expected``: the seconds this machine's
-    measured speed says the frames to do will take, shown (with ``note``) until the first frames are
-    done; from then on the job's own pace says it."""
-
-    def __init__(self, fn: ProgressFn | None, total: int, resumed: int = 0, suffix: str = "",
-                 expected: float | None = None, note: str = "") -> None:
-        self.fn, self.total, self.resumed, self.suffix = fn, total, resumed, suffix
-        self.expected, self.note = expected, note
-        self.t0 = time.perf_counter()
-
-    def update(self, done: int) -> None:
-        """``done`` frames of the job are finished (resumed ones included)."""
-        if self.fn is None:
-            return
-        from ..speed import about
-
-        elapsed = time.perf_counter() - self.t0
-        rate = (done - self.resumed) / elapsed if elapsed > 0 else 0.0
-        top = max(self.total, done)
-        if rate > 0:
-            eta = f" · {about((top - done) / rate)} left"
-        else:
-            eta = "" if self.expected is None else f" · {about(max(0.0, self.expected - elapsed))} left{self.note}"
-        fps = f" · {rate:.1f} fps" if rate > 0 else ""
-        self.fn(min(0.99, done / max(1, top)), f"frame {done}/{top}{fps}{eta}{self.suffix}")
 
 
 @dataclass
@@ -183,16 +167,108 @@ def frame_times(src: Path) -> list[int] | None:
     return times
 
 
-def segment_windows(times: list[int], per_segment: int, warmup: int) -> list[Window]:
-    """One ``Window`` per segment file: frames ``[k * per_segment, (k + 1) * per_segment)``, each
-    with up to ``warmup`` frames before it."""
-    count = math.ceil(len(times) / per_segment)
-    return [frames_window(times, k * per_segment, min((k + 1) * per_segment, len(times)), warmup)
-            for k in range(count)]
+@dataclass(frozen=True)
+class Piece:
+    """Frames of a job written as segment files numbered from ``first_segment`` (a new file every
+    ``task.segment_frames`` frames, so the window's ``start`` is a segment's first frame): what it
+    decodes, what is warm-up and look-ahead, and what it writes (``window``)."""
+
+    first_segment: int
+    window: Window
+
+    @property
+    def start(self) -> int:
+        return self.window.start
 
 
-def frames_window(times: list[int], start: int, end: int, warmup: int) -> Window:
-    """The ``Window`` of frames ``[start, end)`` (indices into ``times``), with up to ``warmup``
-    frames before it."""
-    warm = max(0, start - warmup)
-    return Window(start, times[warm], times[start], times[end] if end < len(times) else None)
+@dataclass
+class VideoRun:
+    """What an executor hands back: the pieces' ``stats`` added up, the frames of segments that were
+    already there (``resumed``), the segment files to join, and what it adds to the metrics and
+    warnings (a cluster's workers, a split it could not make...)."""
+
+    stats: Any
+    resumed: int
+    segments: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class VideoPlan:
+    """A job's pieces (see the module). Made once per run, by the executor's driver: the work folder is
+    made ready (an earlier run of the same job is kept) and the frames' timestamps listed (a demux pass,
+    no decoding)."""
+
+    def __init__(self, task: VideoTask) -> None:
+        self.task, self.per = task, task.segment_frames
+        first_missing = task.start_work()
+        self.times = frame_times(task.src)
+        self.warmup = WARMUP_FRAMES if task.temporal else 0
+        self.lookahead = LOOKAHEAD_FRAMES if task.temporal else 0
+        if self.times is None:  # one piece: the rest of the video, from its first missing segment
+            self.count, self.segments, self.missing = None, None, [first_missing]
+        else:
+            self.count = len(self.times)
+            self.segments = math.ceil(self.count / self.per)
+            done = {k for k in range(self.segments) if (task.work / segment_name(k, task.dst.name)).exists()}
+            self.missing = [k for k in range(self.segments) if k not in done]
+
+    @property
+    def splittable(self) -> bool:
+        """Whether the video can be cut into pieces anywhere (its timestamps place every frame)."""
+        return self.times is not None
+
+    @property
+    def total(self) -> int:
+        """The frames the job writes (the container's figure when the timestamps do not say)."""
+        return self.count if self.count is not None else self.task.total
+
+    @property
+    def resumed(self) -> int:
+        """Frames of the segments an earlier run finished."""
+        if self.count is None:
+            return self.missing[0] * self.per
+        return self.count - sum(self.frames(k, k + 1) for k in self.missing)
+
+    def frames(self, first_segment: int, end_segment: int) -> int:
+        """Frames written by segments ``first_segment`` to ``end_segment`` (excluded)."""
+        end = end_segment * self.per if self.count is None else min(end_segment * self.per, self.count)
+        return max(0, end - first_segment * self.per)
+
+    def pieces(self, most: int | None = None) -> list[Piece]:
+        """The pieces that remain: runs of consecutive missing segments, at most ``most`` segments each
+        (None: as long as they run)."""
+        if self.times is None:
+            start = self.missing[0] * self.per
+            return [Piece(self.missing[0], Window(max(0, start - self.warmup), start, None, None))]
+        runs: list[list[int]] = []
+        for k in self.missing:
+            if runs and runs[-1][-1] == k - 1 and (most is None or len(runs[-1]) < most):
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        return [Piece(run[0], self._window(run[0] * self.per, min((run[-1] + 1) * self.per, self.count)))
+                for run in runs]
+
+    def _window(self, start: int, end: int) -> Window:
+        n, times = self.count, self.times
+        first, stop = max(0, start - self.warmup), min(n, end + self.lookahead)
+        at = lambda i: times[i] if i < n else None  # noqa: E731
+        return Window(first, start, end if end < n else None, stop if stop < n else None,
+                      (times[first], times[start], at(end), at(stop)))
+
+    def restored(self, piece: Piece) -> int:
+        """The frames ``piece`` takes through the stages (its warm-up included)."""
+        w = piece.window
+        end = w.end if w.end is not None else self.total
+        return max(0, end - w.first)
+
+    def line(self, fn: ProgressFn | None, suffix: str = "", expected: float | None = None, note: str = ""
+             ) -> ProgressLine:
+        """The job's progress line, from the frames already done."""
+        return ProgressLine(fn, self.total, self.resumed, suffix, expected, note)
+
+    def result(self, stats: Any, **extra: Any) -> VideoRun:
+        """The run of this plan once its pieces' ``stats`` are added up."""
+        segments = self.segments if self.segments is not None else self.missing[0] + stats.segments
+        return VideoRun(stats, self.resumed, segments, **extra)

@@ -1,7 +1,8 @@
-"""GPU seconds a piece of work needs: one estimator that sizes ZeroGPU calls and cuts long jobs.
+"""GPU seconds a piece of work needs on a reference GPU: what sizes ZeroGPU calls and cuts long jobs.
 
-An estimate is the pixels and frames through each stage, times that model's cost on a reference GPU,
-plus loading the models and starting the call, times a safety margin, never below a floor:
+An estimate is each stage's work (``recipe.Stage.work``: megapixels or frames), times that stage's cost
+per unit on a reference GPU, plus loading the models and starting the call, times a safety margin,
+never below a floor:
 
     seconds = max(FLOOR_S, MARGIN * (CALL_S + load + RESTORATION_GPU_TIME_SCALE * work))
 
@@ -18,13 +19,13 @@ a GPU slower than the reference (or a test that wants long estimates).
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import config
-from .options import RestoreOptions
+from .. import config
+from ..options import RestoreOptions
+from ..recipe import sizes
 
 MARGIN = 1.5  # the estimate's safety factor
 FLOOR_S = 5.0  # no call is declared shorter
@@ -118,40 +119,34 @@ def model_ms_per_mp(model_id: str, loaded: Any = None) -> float:
 def frame_ms(options: RestoreOptions, width: int, height: int, *, monochrome: bool = False,
              models: dict[str, Any] | None = None, video: bool = False) -> dict[str, float]:
     """ms of GPU time (on the reference GPU) one ``width`` x ``height`` picture takes through each
-    stage ``options`` runs; ``models``: the loaded models by option ("model", "denoise_model"...),
-    for a network that is costed from its arithmetic; ``video``: a video frame (encoding counted, an
-    image's metrics not)."""
-    from .stages import plan_passes
-
+    stage ``options`` runs (the stage table's work times each stage's reference cost); ``models``: the
+    loaded models by option ("model", "denoise_model"...), for a network that is costed from its
+    arithmetic; ``video``: a video frame (encoding counted, an image's metrics not)."""
     models = models or {}
-    mp = width * height / 1e6
     parts: dict[str, float] = {}
-    if options.denoise > 0:
-        parts["denoise"] = mp * (NLM_MS_PER_MP if options.denoise_model == "nlm"
-                                 else model_ms_per_mp(options.denoise_model, models.get("denoise_model")))
-    out_mp = mp
-    if options.does_superres:
-        native = models["model"].scale if "model" in models else _catalog_scale(options.model)
-        per_pass = model_ms_per_mp(options.model, models.get("model"))
-        passes, pass_mp = plan_passes(native, options.upscale), mp
-        parts["superres"] = 0.0
-        for _ in range(passes):
-            parts["superres"] += pass_mp * per_pass * 1.15  # tiles: their context is computed twice
-            pass_mp *= native * native
-        out_mp = mp * options.upscale ** 2
-    if options.face != "off":
-        parts["faces"] = FACE_FRAME_MS + FACES_PER_FRAME * FACE_MS
-    if options.colorize == "on" or (options.colorize == "auto" and monochrome):
-        parts["colorize"] = DDCOLOR_MS
-    if options.sharpen > 0:
-        parts["sharpen"] = out_mp * SHARPEN_MS_PER_MP
+    out_mp = width * height / 1e6
+    for stage, h, w in sizes(options, height, width, monochrome):
+        scale = models["model"].scale if "model" in models else _catalog_scale(options.model)
+        parts[stage.name] = stage.work(options, h, w, scale=scale) * _unit_ms(stage.name, options, models)
+        out_mp = w * h / 1e6 * (options.upscale ** 2 if stage.name == "superres" else 1)
     parts["io"] = out_mp * (ENCODE_MS_PER_MP if video else METRICS_MS_PER_MP)
     return parts
 
 
+def _unit_ms(stage: str, options: RestoreOptions, models: dict[str, Any]) -> float:
+    """ms per unit of ``stage``'s work (a megapixel, or a frame) on the reference GPU."""
+    if stage == "denoise":
+        return NLM_MS_PER_MP if options.denoise_model == "nlm" else \
+            model_ms_per_mp(options.denoise_model, models.get("denoise_model"))
+    if stage == "superres":
+        return model_ms_per_mp(options.model, models.get("model"))
+    return {"faces": FACE_FRAME_MS + FACES_PER_FRAME * FACE_MS, "colorize": DDCOLOR_MS,
+            "sharpen": SHARPEN_MS_PER_MP}[stage]
+
+
 def _catalog_scale(model_id: str) -> int:
-    from .catalog import get_spec
-    from .errors import UnknownModelError
+    from ..catalog import get_spec
+    from ..errors import UnknownModelError
 
     try:
         return get_spec(model_id).scale
@@ -183,5 +178,3 @@ def frames_per_call(ms: float, weight_bytes: int, limit_s: float | None = None) 
     return int(room // per) if per > 0 else 1 << 30
 
 
-def describe(seconds: float) -> str:
-    return f"{math.ceil(seconds)} s"

@@ -1,0 +1,72 @@
+"""The networks of one job: each model found (or downloaded) once, and loaded on first use.
+
+A job asks for a network by its role (``superres``, ``denoise``, ``face``, ``colorize``: the
+``recipe`` table's) and gets the ``LoadedModel`` of the model its options name; ``check`` finds
+every model the job needs before its first stage, so a missing one fails at once, naming the option
+that does without it. Thread-safe: a video's or a batch's workers share one.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .errors import ChecksumMismatchError, WeightsUnavailableError
+from .models import LoadedModel, load_model, locate
+from .options import RestoreOptions
+from .recipe import needed_models, roles
+from .weights import ResolvedWeights
+
+TASKS = {"superres": "super-resolution", "colorize": "colorization", "face": "face-restoration",
+         "denoise": "restoration"}
+
+
+class JobModels:
+    """The models of a job of ``options`` (see the module)."""
+
+    def __init__(self, options: RestoreOptions) -> None:
+        self.options = options
+        self._models: dict[str, LoadedModel] = {}
+        self._located: dict[str, ResolvedWeights] = {}
+        self._lock = threading.Lock()
+
+    def model_id(self, role: str) -> str:
+        o = self.options
+        return {"superres": o.model, "colorize": o.color_model, "face": o.face, "denoise": o.denoise_model}[role]
+
+    def located(self, model_id: str) -> ResolvedWeights:
+        """Where the weights of ``model_id`` are (``models.locate``), found once per job."""
+        with self._lock:
+            found = self._located.get(model_id)
+        if found is None:
+            found = locate(model_id)
+            with self._lock:
+                self._located[model_id] = found
+        return found
+
+    def model(self, role: str) -> LoadedModel:
+        """The ``superres``, ``denoise``, ``face`` or ``colorize`` network, loaded on first use."""
+        mid = self.model_id(role)
+        weights = self.located(mid)
+        with self._lock:
+            if role not in self._models:
+                self._models[role] = load_model(mid, self.options.device, self.options.precision, task=TASKS[role],
+                                                weights=weights)
+            return self._models[role]
+
+    def check(self, monochrome: bool | None = None) -> None:
+        """Find (or download) the weights of every model the job needs (``recipe.needed_models``) before
+        any work. Nothing is loaded. Raises ``WeightsUnavailableError`` or ``ChecksumMismatchError``
+        with ``option`` set to the option whose model it is, and what ``models.locate`` raises."""
+        for option, model_id in needed_models(self.options, monochrome):
+            try:
+                self.located(model_id)
+            except (WeightsUnavailableError, ChecksumMismatchError) as e:
+                e.option, e.model = option, model_id
+                raise
+
+    def preload(self, monochrome: bool | None = None) -> None:
+        """Find and load every network the job needs now (not at first use): what a ZeroGPU Space
+        does before its GPU calls, so they spend no time on it."""
+        self.check(monochrome)
+        for role in roles(self.options, monochrome):
+            self.model(role)
