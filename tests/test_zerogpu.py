@@ -183,9 +183,9 @@ def test_a_frame_that_cannot_fit_one_call_is_refused_before_any_call(server, zer
         for run in (lambda: c.restore_image(tmp_path / "a.png", upscale=2, **FAST),
                     lambda: c.restore_video(src, upscale=2, **FAST),
                     lambda: c.restore_batch([tmp_path / "a.png"], upscale=2, **FAST)):
-            with pytest.raises(ClientError, match=r"needs about [\d.]+ (s|min|h) of GPU time, more than one GPU call "
-                                                  r"on this Space may last \(30 s\); use a smaller upscale or a lighter "
-                                                  r"model"):
+            too_long = (r"needs about [\d.]+ (s|min|h) of GPU time, more than one GPU call on this Space may "
+                        r"last \(30 s\); use a smaller upscale or a lighter model")
+            with pytest.raises(ClientError, match=too_long):
                 run()
     assert zero.CALLS == []
 
