@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-log = logging.getLogger("restoration.models")
+log = logging.getLogger(__name__)
 
 PRECISION_FLOOR_DB = 40.0  # a model file's fp16/bf16 on a GPU
 CPU_PRECISION_FLOOR_DB = 45.0  # bf16 on a CPU is the default, not a choice: it must stay closer to fp32
