@@ -42,7 +42,8 @@ def _add_fields(p: argparse.ArgumentParser, title: str, specs: tuple[Field, ...]
             continue
         default = "" if f.default is None else f" (default {f.default})"
         choices = None if f.name == "output_format" else f.choices  # jpg, TIF... are normalised later
-        g.add_argument(flag, dest=f.name, type=f.kind, choices=choices, help=f"{f.help}{default}")
+        kind = str if f.name == "denoise" else f.kind  # a number, or "auto"
+        g.add_argument(flag, dest=f.name, type=kind, choices=choices, help=f"{f.help}{default}")
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:

@@ -29,10 +29,11 @@ class WeightsUnavailableError(RestorationError, FileNotFoundError):
     ``option`` names the option whose model it is ("model", "face", "face_mask", "color_model",
     "denoise_model") and ``model`` the model, when a job found it missing before its work
     (``Restorer.check_models``), so a surface can tell its user which setting does without it; None
-    otherwise."""
+    otherwise. ``missing``: every (option, model) the job lacks, when it lacks more than this one."""
 
     option: str | None = None
     model: str | None = None
+    missing: tuple[tuple[str, str], ...] = ()
 
 
 class ChecksumMismatchError(RestorationError, OSError):
@@ -41,6 +42,7 @@ class ChecksumMismatchError(RestorationError, OSError):
 
     option: str | None = None
     model: str | None = None
+    missing: tuple[tuple[str, str], ...] = ()
 
 
 class ModelLoadError(RestorationError, RuntimeError):

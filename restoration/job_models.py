@@ -33,6 +33,14 @@ class JobModels:
         o = self.options
         return {"superres": o.model, "colorize": o.color_model, "face": o.face, "denoise": o.denoise_model}[role]
 
+    @staticmethod
+    def shown(model_id: str) -> str:
+        """How a model is named to whoever runs the job: an added model by the file name it was added
+        under (its owner's, ``uploads.original_name``), never by its stored name."""
+        from .uploads import original_name
+
+        return original_name(model_id) or model_id
+
     def located(self, model_id: str) -> ResolvedWeights:
         """Where the weights of ``model_id`` are (``models.locate``), found once per job."""
         with self._lock:
@@ -56,13 +64,20 @@ class JobModels:
     def check(self, monochrome: bool | None = None) -> None:
         """Find (or download) the weights of every model the job needs (``recipe.needed_models``) before
         any work. Nothing is loaded. Raises ``WeightsUnavailableError`` or ``ChecksumMismatchError``
-        with ``option`` set to the option whose model it is, and what ``models.locate`` raises."""
+        for the first model missing, with ``option`` set to the option whose model it is and
+        ``missing`` listing every one the job lacks, and what ``models.locate`` raises."""
+        first: WeightsUnavailableError | ChecksumMismatchError | None = None
+        missing: list[tuple[str, str]] = []
         for option, model_id in needed_models(self.options, monochrome):
             try:
                 self.located(model_id)
             except (WeightsUnavailableError, ChecksumMismatchError) as e:
                 e.option, e.model = option, model_id
-                raise
+                first = first or e
+                missing.append((option, model_id))
+        if first is not None:
+            first.missing = tuple(missing)
+            raise first
 
     def preload(self, monochrome: bool | None = None) -> None:
         """Find and load every network the job needs now (not at first use): what a ZeroGPU Space

@@ -9,6 +9,7 @@ values the caller gave, ``None`` meaning "not given"). Pure Python: importing th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -67,7 +68,8 @@ IMAGE_FIELDS: tuple[Field, ...] = (
     _f("model", str, "realesrgan-x4plus", "Upscaler", "super-resolution model: a catalogue id (see `models "
        "list`), a weight file (.safetensors, .pth) or hf:owner/repo/file",
        hint="an id, a file name in the models folder, or hf:owner/repo/file"),
-    _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off): non-local means' h, DRUNet's noise "
+    _f("denoise", float, 0.0, "Denoise", "denoise strength 0-30 (0 = off), or auto (measured from the picture's "
+       "noise: none on a clean one): non-local means' h, DRUNet's noise "
        "level (8-bit units); for a blind network, its share of the result (full from 15)", lo=0, hi=30, step=1),
     _f("denoise_model", str, "nlm", "Denoiser", "nlm (classical non-local means), drunet-color, scunet-real, "
        "a 1x restoration model file or hf:owner/repo/file",
@@ -129,7 +131,7 @@ class RestoreOptions:
     extension. Raises ``OptionError`` naming the option, the value and what is allowed.
     """
 
-    denoise: float = _D["denoise"]
+    denoise: float | str = _D["denoise"]
     denoise_model: str = _D["denoise_model"]
     upscale: float = _D["upscale"]
     model: str = _D["model"]
@@ -148,9 +150,16 @@ class RestoreOptions:
     quality: int = _D["quality"]
 
     def __post_init__(self) -> None:
+        if isinstance(self.denoise, str):  # "auto", "off", or a number typed into a menu
+            word = self.denoise.strip().lower()
+            value = {"auto": AUTO, "off": 0.0}.get(word, word)
+            with contextlib.suppress(ValueError):
+                value = float(value) if value != AUTO else AUTO
+            object.__setattr__(self, "denoise", value)
         for name in ("denoise", "upscale", "sharpen", "tile", "tile_pad", "quality", "colorize", "precision",
                      "face_fidelity", "face_mask", "face_min_size"):
-            _check(self, FIELDS[name])
+            if not (name == "denoise" and self.denoise == AUTO):
+                _check(self, FIELDS[name])
         if 0.0 < self.upscale < 1.0:
             raise OptionError(f"upscale={self.upscale!r} is not allowed: use 0 (no super-resolution) or 1 to 8")
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
@@ -169,6 +178,11 @@ class RestoreOptions:
     @property
     def does_superres(self) -> bool:
         return self.upscale > 0
+
+    @property
+    def denoises(self) -> bool:
+        """Whether the denoise stage may run (a strength above 0, or ``"auto"``, which measures first)."""
+        return self.denoise == AUTO or self.denoise > 0
 
     def colorizes(self, monochrome: bool | None) -> bool:
         """Whether colorization runs on a picture: always with "on", on a ``monochrome`` one with "auto"
@@ -294,14 +308,16 @@ def _model(opts: RestoreOptions, name: str, task: str) -> None:
         raise wrong_kind(f"{name}={v!r}", spec.task, task)
 
 
+AUTO = "auto"  # denoise="auto": the strength measured from the picture's noise
+
 PRESETS: dict[str, RestoreOptions] = {
     # Scanned prints: grain, small size, often black and white.
-    "old-photo": RestoreOptions(denoise=15, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0,
+    "old-photo": RestoreOptions(denoise=AUTO, upscale=4, model="realesrgan-x4plus", colorize="auto", sharpen=1.0,
                                 face="gfpgan-v1.4"),
     # Modern low-resolution pictures: light clean-up, x2.
-    "digital": RestoreOptions(denoise=10, upscale=2, model="realesrgan-x2plus", colorize="off", sharpen=0.8),
+    "digital": RestoreOptions(denoise=AUTO, upscale=2, model="realesrgan-x2plus", colorize="off", sharpen=0.8),
     # Video frames: the small fast network, x2, gentle settings.
-    "video": RestoreOptions(denoise=10, upscale=2, model="realesr-general-x4v3", colorize="off", sharpen=0.5),
+    "video": RestoreOptions(denoise=AUTO, upscale=2, model="realesr-general-x4v3", colorize="off", sharpen=0.5),
     # Drawings and anime: the anime network, no denoise (it already cleans flat areas).
     "anime": RestoreOptions(denoise=0, upscale=4, model="realesrgan-x4plus-anime", colorize="off", sharpen=0.0),
 }

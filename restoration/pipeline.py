@@ -30,6 +30,7 @@ from .models import LoadedModel, resolve_device
 from .options import RestoreOptions
 from .progress import ProgressFn
 from .recipe import planned
+from .stages import noise
 from .tiling import TilePlans
 from .weights import ResolvedWeights
 
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StageReport:
-    """What ``restore_tensor`` did: stages run, models used, seconds per stage, tile used, faces."""
+    """What ``restore_tensor`` did: stages run, models used, seconds per stage, tile used, faces, and the
+    denoising strength used (measured for ``denoise="auto"``)."""
 
     stages: list[str] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
@@ -47,6 +49,7 @@ class StageReport:
     tile: int = 0
     device: str = "cpu"
     faces: FaceReport | None = None
+    denoise: float = 0.0
 
 
 @dataclass
@@ -145,7 +148,8 @@ class Restorer:
             monochrome = stages.is_monochrome(f.x[:1])
         f.monochrome = bool(monochrome)
         self.check_models(f.monochrome)
-        plan = planned(self.options, f.monochrome)
+        f.report.denoise = self.denoise_strength(f.x)
+        plan = planned(self.options.with_(denoise=f.report.denoise), f.monochrome)
         f.report.stages = [s.name for s in plan]
         bar = measured.bar(self, progress, f.report.stages, *f.x.shape[-2:], f.x.shape[0])
         for stage in plan:
@@ -158,6 +162,14 @@ class Restorer:
         if progress:
             progress(1.0, "done")
         return f.x, f.alpha, f.report
+
+    def denoise_strength(self, x: torch.Tensor) -> float:
+        """The denoising strength for the pictures ``x``: the option's, or with ``denoise="auto"`` the one
+        their noise asks for (measured on the first, ``stages.noise``; 0 for a clean picture)."""
+        if self.options.denoise != "auto":
+            return float(self.options.denoise)
+        plane = self.options.denoise_model != "nlm" and self.model("denoise").traits.noise_plane
+        return noise.strength(noise.estimate_noise(x), self.options.denoise_model, plane)
 
     def _clock(self) -> float:
         if self.device.type == "cuda":  # stage times include the GPU's queued work
@@ -230,6 +242,8 @@ def _metrics_of(result: RestoreResult) -> dict[str, Any]:
     src, report = result.source, result.report
     m = metrics.compute(result.image.pixels, src.pixels, result.reference, report.seconds)
     m.update(stages=report.stages, models=report.models, device=report.device, warnings=[])
+    if result.options.denoise == "auto":
+        m["denoise_strength"] = report.denoise  # what the picture's noise asked for (0: a clean picture)
     if report.faces is not None:
         m["faces"] = report.faces.to_dict()
     if src.frames > 1:

@@ -55,12 +55,12 @@ def _denoise(job: Any, f: Any, step: Callable[[float, int], None]) -> None:
     from . import stages
 
     if job.options.denoise_model == "nlm":
-        f.x = stages.denoise(f.x, job.options.denoise)
+        f.x = stages.denoise(f.x, f.report.denoise)
         return
     model = job.model("denoise")
     tile, pieces = job.tiles.plan(model, tuple(f.x.shape[-2:]))
-    f.report.models["denoise"] = model.spec.id
-    f.x = stages.denoise_with(model, f.x, job.options.denoise, tile=tile, pad=job.options.tile_pad, batch=pieces,
+    f.report.models["denoise"] = job.models.shown(model.spec.id)
+    f.x = stages.denoise_with(model, f.x, f.report.denoise, tile=tile, pad=job.options.tile_pad, batch=pieces,
                               progress=step)
 
 
@@ -73,7 +73,7 @@ def _superres(job: Any, f: Any, step: Callable[[float, int], None]) -> None:
     model = job.model("superres")
     tile, pieces = job.superres_tiles(*f.x.shape[-2:])
     f.report.tile = tile
-    f.report.models["superres"] = model.spec.id
+    f.report.models["superres"] = job.models.shown(model.spec.id)
     src = f.x * f.alpha if f.alpha is not None else f.x  # premultiplied: no dark fringe at edges
     out = stages.superres(src, model, model.scale, job.options.upscale, tile=tile, pad=job.options.tile_pad,
                           batch=pieces, progress=step)
@@ -87,7 +87,7 @@ def _faces(job: Any, f: Any, step: Callable[[float, int], None]) -> None:
     source = f.source if f.source is not None else f.x
     f.x, f.report.faces = job.faces(source, f.x, keep_chroma=f.monochrome, track=f.track, cuts=f.cuts)
     if f.report.faces.restored:
-        f.report.models["faces"] = job.options.face
+        f.report.models["faces"] = job.models.shown(job.options.face)
 
 
 def _colorize(job: Any, f: Any, step: Callable[[float, int], None]) -> None:
@@ -96,7 +96,7 @@ def _colorize(job: Any, f: Any, step: Callable[[float, int], None]) -> None:
     from . import stages
 
     model = job.model("colorize")
-    f.report.models["colorize"] = model.spec.id
+    f.report.models["colorize"] = job.models.shown(model.spec.id)
     per_call = _COLOR_BATCH if job.device.type == "cuda" else 1  # a CPU gains nothing from batches
     f.x = torch.cat([stages.colorize(f.x[i : i + per_call], model, model.spec.input_size or 512)
                      for i in range(0, f.x.shape[0], per_call)])
@@ -114,7 +114,7 @@ def _face_models(o: RestoreOptions) -> list[tuple[str, str]]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("denoise", lambda o, mono: o.denoise > 0,
+    Stage("denoise", lambda o, mono: o.denoises,
           lambda o: [("denoise_model", o.denoise_model)] if o.denoise_model != "nlm" else [], "denoise", False,
           _denoise),
     Stage("superres", lambda o, mono: o.does_superres, lambda o: [("model", o.model)], "superres", False, _superres),

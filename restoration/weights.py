@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,37 @@ def hub_cache_dir() -> Path:
 
 def is_offline() -> bool:
     return bool(config.get("HF_HUB_OFFLINE"))
+
+
+_REACH_TTL_S = 300.0  # how long the answer of ``hub_reachable`` is kept
+_reach: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers from here now (a TCP connection to its host, tried at most
+    every few minutes): a machine without internet whose ``HF_HUB_OFFLINE`` is not set must not offer
+    downloads it cannot make, nor make a job wait for one. False when offline."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if is_offline():
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    parts = urlsplit(endpoint)
+    host, port = parts.hostname or "huggingface.co", parts.port or (443 if parts.scheme != "http" else 80)
+    now = time.monotonic()
+    with _lock:
+        known = _reach.get(endpoint)
+    if known is not None and now - known[0] < _REACH_TTL_S:
+        return known[1]
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        ok = True
+    except OSError:
+        ok = False
+    with _lock:
+        _reach[endpoint] = (now, ok)
+    return ok
 
 
 def sha256_file(path: Path) -> str:
@@ -186,7 +218,7 @@ def availability(model_id: str) -> Availability:
         return "local"
     if cached_path(spec) is not None:
         return "cache"
-    return "download" if spec.hub_repo and not is_offline() else "unavailable"
+    return "download" if spec.hub_repo and hub_reachable() else "unavailable"
 
 
 def cached(model_id: str) -> Path | None:
@@ -240,6 +272,12 @@ def download(model_id: str, *, force: bool = False) -> Path:
         raise WeightsUnavailableError(
             f"offline (HF_HUB_OFFLINE is set) and {spec.id} is not cached: {_hint(spec)}"
         )
+    if not hub_reachable():
+        cached = None if force else cached_path(spec)
+        if cached is not None and _check(spec, cached) is None:
+            return cached
+        raise WeightsUnavailableError(f"the Hugging Face Hub cannot be reached from here and {spec.id} is not "
+                                      f"cached: {_hint(spec)}")
     if model_id.startswith("hf:"):
         _check_hub_size(spec)
     path = _hub_download(spec, force)

@@ -54,7 +54,7 @@ def test_normalisation_and_defaults():
 def test_presets_cover_the_seed_use_cases_and_accept_overrides():
     assert set(PRESETS) == {"old-photo", "digital", "video", "anime"}
     old = build_options("old-photo", sharpen=2)
-    assert old.denoise == 15 and old.upscale == 4 and old.colorize == "auto" and old.sharpen == 2
+    assert old.denoise == "auto" and old.upscale == 4 and old.colorize == "auto" and old.sharpen == 2
     assert build_options("anime").model == "realesrgan-x4plus-anime"
     assert build_options("digital", **{"upscale": 3}).upscale == 3
     with pytest.raises(OptionError, match="unknown preset 'vintage'; presets: old-photo"):
@@ -63,6 +63,14 @@ def test_presets_cover_the_seed_use_cases_and_accept_overrides():
         build_options(**{"scale": 2})
     with pytest.raises(OptionError, match="denoise=99"):
         build_options("video", denoise=99)
+
+
+def test_denoise_takes_a_strength_or_auto_from_every_surface():
+    assert build_options(denoise="auto").denoise == "auto" and build_options(denoise="AUTO").denoises
+    assert build_options(denoise="12").denoise == 12.0 and build_options(denoise="off").denoise == 0.0
+    assert not build_options(denoise=0).denoises
+    with pytest.raises(OptionError, match="denoise='loud' must be a number"):
+        build_options(denoise="loud")
 
 
 def test_options_are_frozen_and_round_trip():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,8 +18,9 @@ from restoration.options import PRESETS, RestoreOptions, build_options
 from .test_video import make_clip
 
 # What each preset runs on a colour picture (colorize "auto" leaves colour alone).
-STAGES = {"old-photo": ["denoise", "superres", "faces", "sharpen"], "digital": ["denoise", "superres", "sharpen"],
-          "video": ["denoise", "superres", "sharpen"], "anime": ["superres"]}
+# On the clean test photo: the presets' denoise is "auto", which a clean picture does not need.
+STAGES = {"old-photo": ["superres", "faces", "sharpen"], "digital": ["superres", "sharpen"],
+          "video": ["superres", "sharpen"], "anime": ["superres"]}
 
 
 @pytest.fixture()
@@ -54,8 +56,16 @@ def test_an_explicit_value_beats_the_preset_through_the_client(server, png, tmp_
     with RestorationClient(server, download_dir=tmp_path / "dl") as c:
         r = c.restore_image(png, preset="digital", upscale=3, sharpen=0, model="realesr-general-x4v3")
     assert r.metrics["size_out"] == [192, 144]
-    assert r.metrics["stages"] == ["denoise", "superres"]  # the preset's denoise stays
+    assert r.metrics["stages"] == ["superres"] and r.metrics["denoise_strength"] == 0  # auto: a clean photo
     assert r.metrics["models"]["superres"] == "realesr-general-x4v3"
+
+
+def test_the_presets_denoise_what_is_noisy(server, photo, tmp_path):
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 20, photo.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_image(tmp_path / "noisy.png", preset="digital", sharpen=0)
+    assert r.metrics["stages"] == ["denoise", "superres"] and 8 <= r.metrics["denoise_strength"] <= 20
 
 
 def test_raw_gradio_client_leaving_options_out_gets_the_preset(server, png):

@@ -187,8 +187,8 @@ TOOLS: dict[str, Callable[..., Any]] = {"restore_image": restore_image, "restore
 def _stages(opts: Any) -> str:
     """What a job does, in a few words."""
     parts = [f"x{opts.upscale:g} with {opts.model}" if opts.does_superres else "same size"]
-    if opts.denoise:
-        parts.append(f"denoised ({opts.denoise:g})")
+    if opts.denoises:
+        parts.append("denoised as its noise asks" if opts.denoise == "auto" else f"denoised ({opts.denoise:g})")
     if opts.face != "off":
         parts.append(f"faces restored with {opts.face}")
     if opts.colorize != "off":

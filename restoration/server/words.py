@@ -31,10 +31,11 @@ def for_visitor(e: BaseException) -> str:
     message; anything else is an internal error, logged with its traceback."""
     if isinstance(e, (WeightsUnavailableError, ChecksumMismatchError)) and e.option in _MISSING:
         log.warning("%s model %s unavailable: %s", e.option, e.model, e)
-        if e.option == "face" and e.model == "yunet":
-            return "Face detection is not available on this server: set Faces to off to restore without it."
-        what, do = _MISSING[e.option]
-        return f"{what.format(e.model)} is not available on this server: {do}."
+        missing = [m for m in (e.missing or ((e.option, e.model),)) if m[0] in _MISSING]
+        if len(missing) == 1:
+            text = _missing(*missing[0])
+            return text[0].upper() + text[1:] + "."
+        return "This server lacks more than one model this job needs: " + "; ".join(map(_missing, missing)) + "."
     if isinstance(e, OptionError):  # "model: ..." -> "Upscaler: model: ...", the widget the visitor sees
         name = re.match(r"(\w+)[=:]", str(e))
         return f"{FIELDS[name[1]].label}: {e}" if name and name[1] in FIELDS else str(e)
@@ -42,6 +43,14 @@ def for_visitor(e: BaseException) -> str:
         return str(e)
     log.error("unexpected failure", exc_info=e)
     return f"Internal error ({type(e).__name__}); the server is fine, try again or report it."
+
+
+def _missing(option: str, model: str) -> str:
+    """One model the job needs that this server lacks, and the setting that does without it."""
+    if option == "face" and model == "yunet":
+        return "face detection is not available on this server: set Faces to off to restore without it"
+    what, do = _MISSING[option]
+    return f"{what.format(model)} is not available on this server: {do}"
 
 
 def unreadable(e: BaseException, endpoint: str, not_uploaded: bool) -> str:

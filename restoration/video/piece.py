@@ -66,7 +66,7 @@ def stabilizer_for(task: VideoTask) -> TemporalStabilizer | None:
     """Chroma smoothing where colour is invented (colorize), static-luma smoothing after denoise."""
     if not task.stabilized:
         return None
-    return TemporalStabilizer(chroma=0.8 if task.colorized else 0.0, luma=0.5 if task.options.denoise > 0 else 0.0)
+    return TemporalStabilizer(chroma=0.8 if task.colorized else 0.0, luma=0.5 if task.options.denoises else 0.0)
 
 
 class _Piece:

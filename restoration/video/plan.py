@@ -115,7 +115,7 @@ class VideoTask:
     def stabilized(self) -> bool:
         """Whether the stabiliser runs: on colorized frames (``colorize="auto"``: a black-and-white video, or
         one not decided yet), or after denoising."""
-        return self.video.stabilize and (self.colorized or self.options.denoise > 0)
+        return self.video.stabilize and (self.colorized or self.options.denoises)
 
     @property
     def colorized(self) -> bool:
