@@ -5,12 +5,15 @@ remote programs use the same queued endpoints. Run with ``python app.py``."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import inspect
 import logging
 import math
 import sys
 import typing
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,6 @@ from client import endpoints as api
 from client.endpoints import OPTION_PARAMS, field
 from restoration import RestorationError, config
 from restoration.arches import default_fidelity
-from restoration.catalog import model_ids
 from restoration.media import INPUT_EXTENSIONS
 from restoration.metrics import table as metrics_table
 from restoration.options import NO_PRESET, PRESETS, build_video_options
@@ -104,8 +106,10 @@ class Blocks(gr.Blocks):
         kwargs["allowed_paths"] = [*(kwargs.get("allowed_paths") or []), str(settings().output_root)]
         kwargs.setdefault("mcp_server", settings().mcp)
         kwargs.setdefault("run_history", settings().run_history)
+        kwargs.setdefault("css", CSS)
         hold = not kwargs.pop("prevent_thread_lock", False) and not bool(getattr(sys, "ps1", sys.flags.interactive))
         launched = super().launch(*args, prevent_thread_lock=True, **kwargs)
+        _SERVING.add(self)
         self.app.add_api_route("/results/{folder}/{name}", _result_file, methods=["GET", "HEAD"])
         if hold:
             self.block_thread()
@@ -135,13 +139,17 @@ class Blocks(gr.Blocks):
 
 
 # --- glue between gradio and the library ---------------------------------------------------------
-ERRORS = words.LastErrors()
+STATUS = words.RunStatus()  # each session's last run per tab: how far it got, why it failed, a Stop
+
+
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 def _fail(e: BaseException, request: gr.Request | None, tab: str) -> gr.Error:
     """``e`` as the visitor's message, kept for the status line of ``tab`` until the next run."""
     message = e.message if isinstance(e, gr.Error) else words.for_visitor(e)
-    ERRORS.put(request.session_hash if request is not None else None, tab, message)
+    STATUS.put(_session(request), tab, message)
     return e if isinstance(e, gr.Error) else gr.Error(message)
 
 
@@ -149,18 +157,36 @@ def _upload(path: str | None, what: str, limit_mb: int | None = None) -> Path:
     return folders.check_upload(path, what, limit_mb or settings().max_upload_mb)
 
 
+@dataclasses.dataclass
+class Watched:
+    """What a restore endpoint tells of its run (``report(fraction, message)``) and asks (``gone()``: has
+    whoever asked left?)."""
+
+    report: Callable[[float, str], None]
+    gone: Callable[[], bool]
+
+
 def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A restore endpoint, a generator ``fn(media, given, report)``, as gradio sees it: the media, then each
-    option of ``OPTION_PARAMS`` (and ``extra``) by name, None ("not given") unless sent, for this visitor;
-    a failure reaches them in their words and stays in ``tab``'s status line until the next run."""
+    """A restore endpoint, an async generator ``fn(media, given, run)`` (``run``: ``Watched``), as gradio
+    sees it: the media,
+    then each option of ``OPTION_PARAMS`` (and ``extra``) by name, None ("not given") unless sent, for this
+    visitor; its progress is kept for the tab's status line (a Stop says how far it got), and a failure
+    reaches the visitor in their words and stays in that line until the next run."""
     names = (*OPTION_PARAMS, *extra)
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def endpoint(media: Any, *args: Any) -> Any:
+        async def endpoint(media: Any, *args: Any) -> Any:
             *values, progress, request = args
+            session = _session(request)
+
+            def report(fraction: float, message: str) -> None:
+                STATUS.progress(session, tab, message)
+                progress(fraction, desc=message)
+
             try:
                 with visitors.visitor_scope(_visitor(request)):
-                    return (yield from fn(media, dict(zip(names, values)), lambda f, m: progress(f, desc=m)))
+                    async for shown in fn(media, dict(zip(names, values)), Watched(report, _left(request))):
+                        yield shown
             except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a dead server
                 raise _fail(e, request, tab) from e
 
@@ -177,57 +203,131 @@ def _endpoint(tab: str, *extra: str) -> Callable[[Callable[..., Any]], Callable[
     return wrap
 
 
+_SERVING: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()  # the apps this process serves (their queues)
+
+
+def _left(request: gr.Request | None) -> Callable[[], bool]:
+    """Whether the page or program that sent ``request`` has gone: gradio marks its events no longer alive
+    when its connection closes, and checks that between a generator's outputs; a job that shows only its
+    progress reads the same mark here (gradio's queue), so a closed page stops its work."""
+    session = _session(request)
+
+    def gone() -> bool:
+        queues = [getattr(demo, "_queue", None) for demo in list(_SERVING)]
+        return any(getattr(e, "session_hash", None) == session and not getattr(e, "alive", True)
+                   for q in queues for jobs in (getattr(q, "active_jobs", None) or []) for e in (jobs or []))
+
+    return gone
+
+
+def _tell(notes: list[str]) -> None:
+    """What the visitor should know of their run, in the corner of the page."""
+    for note in notes:
+        gr.Warning(note)
+
+
 # --- endpoints -----------------------------------------------------------------------------------
 @_endpoint("image")
-def restore_image_endpoint(image: str | None, given: dict[str, Any], report: Callable[[float, str], None]):
+async def restore_image_endpoint(image: str | None, given: dict[str, Any], run: Watched):
     """Restore one image (on ZeroGPU in one GPU call sized to it). Yields (before/after preview pair,
-    full-resolution file, metrics, faces)."""
-    out = host().restore_image(_upload(image, "image"), visitors.visitor_options(given), report)
-    for warning in out.metrics.get("warnings", []):
-        gr.Warning(warning)
+    full-resolution file, metrics, faces); the metrics' warnings say what the visitor should know (a
+    model this server lacks, replaced by its nearest stand-in)."""
+    src = _upload(image, "image")
+
+    def work(cancel: Any, moved: Callable[[float, str], None]) -> Any:
+        opts, notes = visitors.visitor_job(given)
+        out = host().restore_image(src, opts, moved)
+        out.metrics["warnings"] = [*notes, *out.metrics.get("warnings", [])]
+        return out
+
+    job = background.Background(work, "image-job")
+    async for _ in background.watch(job, run.report, gone=run.gone):
+        pass
+    out = job.result()
+    _tell(out.metrics["warnings"])
     yield (out.before, out.after), out.file, out.metrics, out.faces
 
 
 @_endpoint("batch")
-def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], report: Callable[[float, str], None]):
+async def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any], run: Watched):
     """Restore many images and/or zips with the library's ``restore_folder``. Yields the gallery as
-    files finish; the last value is (gallery previews, one zip, per-file report). A batch that stops
-    part-way (a model missing for one of its pictures) still delivers the files it finished."""
+    files finish; the last value is (gallery previews, one zip with a report beside the pictures,
+    per-file report). A file that cannot be done (unreadable, or black and white with no colorizer
+    here) is reported and the others go on; a batch stopped part-way still delivers what it finished."""
     if not files:
         raise RestorationError("No files given: upload images or a zip first.")
-    job = host().batch([_upload(f, "file") for f in files], given, visitors.visitor_options(given))
-    batch = job.request
+    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
+    job = await asyncio.to_thread(host().batch, [_upload(f, "file") for f in files], given, opts)
+    batch, shown = job.request, [0]
+
+    def grown() -> Any:  # the gallery, each time a file is finished
+        if len(batch.gallery) == shown[0]:
+            return None
+        shown[0] = len(batch.gallery)
+        return list(batch.gallery), gr.skip(), batch.report
+
     try:
         try:
-            yield from background.in_background(job.run, "batch-job", report,
-                                                lambda: (list(batch.gallery), gr.skip(), batch.report))
+            running = background.Background(job.run, "batch-job")
+            async for update in background.watch(running, run.report, grown, run.gone):
+                yield update
+            running.result()
         except RestorationError as e:  # stopped part-way (not cancelled): deliver what is done
             if not batch.stopped(e, words.for_visitor(e)):
                 raise
-            gr.Warning(f"The batch stopped after {len(batch.report['restored'])} file(s): {batch.report['stopped']}")
-        archive = batch.finish()
+            notes.append(f"The batch stopped after {len(batch.report['restored'])} file(s): {batch.report['stopped']}")
+        if notes:
+            batch.report["notes"] = notes
+        archive = await asyncio.to_thread(batch.finish)
     except BaseException:  # refused as a whole: nothing of it stays (on ZeroGPU what is done, to resume)
         job.abandon()
         raise
+    _tell(notes)
     yield batch.gallery, (str(archive) if archive else None), batch.report
 
 
 @_endpoint("video", *api.VIDEO_PARAMS)
-def restore_video_endpoint(video: str | None, given: dict[str, Any], report: Callable[[float, str], None]):
-    """Restore one video, audio kept. Yields while it works (so a cancel or a closed page stops it);
-    the last value is (playable video or None, file to download, metrics)."""
-    src, opts = _upload(video, "video", settings().max_video_mb), visitors.visitor_options(given)
+async def restore_video_endpoint(video: str | None, given: dict[str, Any], run: Watched):
+    """Restore one video, audio kept; a Stop or a closed page stops it. Yields (playable video or None,
+    file to download, metrics)."""
+    src = _upload(video, "video", settings().max_video_mb)
+    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
     crf = given.get("crf")
     vopts = build_video_options(codec=given.get("codec"), crf=None if crf is None else int(round(float(crf))))
-    job = host().video(src, given, opts, vopts)
+    job = await asyncio.to_thread(host().video, src, given, opts, vopts)
     try:
-        res = yield from background.in_background(job.run, "video-job", report, lambda: (gr.skip(),) * 3)
+        running = background.Background(job.run, "video-job")
+        async for _ in background.watch(running, run.report, gone=run.gone):
+            pass
+        res = running.result()
     except BaseException:  # a new request cannot resume this job's parts (on ZeroGPU it can): remove them
         job.abandon()
         raise
-    for warning in res.metrics.get("warnings", []):
-        gr.Warning(warning)
+    res.metrics["warnings"] = [*notes, *res.metrics.get("warnings", [])]
+    _tell(res.metrics["warnings"])
     yield (str(res.path) if res.path.suffix in (".mp4", ".webm") else None), str(res.path), res.metrics
+
+
+async def compare_endpoint(image: str | None, left: str | None, right: str | None, upscale: float | None,
+                           request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:
+    """Two upscalers (``left``, ``right``: ids or the visitor's added models) on the same crop of the photo's
+    centre, every other stage off; returns (the two pictures, a line saying which is which and how long
+    each took)."""
+    try:
+        with visitors.visitor_scope(_visitor(request)):
+            src, scale = _upload(image, "image"), 4.0 if upscale is None else upscale
+            runs = [(m, visitors.visitor_options({"preset": "none", "model": m, "upscale": scale, "denoise": 0,
+                                                  "colorize": "off", "face": "off", "sharpen": 0}))
+                    for m in (left, right) if m]
+            if len(runs) != 2:
+                raise RestorationError("Compare: choose an upscaler on each side.")
+            job = background.Background(lambda cancel, moved: host().compare(src, runs, moved), "compare-job")
+            async for _ in background.watch(job, lambda f, m: progress(f, desc=m)):
+                pass
+            shown, said = job.result()
+    except Exception as e:  # noqa: BLE001 - a refusal is a message, never a dead server
+        raise gr.Error(words.for_visitor(e)) from e
+    return (shown[0], shown[1]), f"Left: {said[0]} · right: {said[1]} (a crop of the centre, ×{scale:g})."
 
 
 def _visitor(request: gr.Request | None) -> str | None:  # a signed-in Hugging Face user, else the session
@@ -244,8 +344,8 @@ def _as_visitor(request: gr.Request | None, fn: Callable[..., Any], *args: Any) 
 
 
 def add_model_endpoint(file: str | None, request: gr.Request) -> dict[str, Any]:
-    """Add a model file (checked with spandrel, stored under its content hash) for this visitor (see
-    ``RESTORATION_USER_MODELS``). Returns what it is; its ``name`` is how it is chosen from then on."""
+    """Add a model file (checked with spandrel) for this visitor (see ``RESTORATION_USER_MODELS``).
+    Returns what it is; its ``name`` (the file's name) is how it is chosen from then on."""
     return _as_visitor(request, visitors.add_model, file, settings().max_model_mb)
 
 
@@ -317,19 +417,34 @@ def _result_file(folder: str, name: str) -> Any:
 
 # --- the UI --------------------------------------------------------------------------------------
 _PRESET_CONTROLS = ("upscale", "model", "denoise", "colorize", "color_model", "sharpen", "face")
+DENOISE_CHOICES = [("auto (measured)", "auto"), ("off", "0"), ("5 (light)", "5"), ("10", "10"), ("15 (medium)", "15"),
+                   ("20", "20"), ("25 (strong)", "25"), ("30", "30")]
+CSS = catalogue.TABLE_CSS + """
+.slider-sides { display: flex; justify-content: space-between; font-size: 0.85em; opacity: 0.8; margin: 0 4px -4px; }
+.preset-note { font-size: 0.9em; }
+"""
 
 
 def _refresh_menus(names: list[str], request: gr.Request | None) -> list[Any]:
     """The model menus ``names`` (in output order) and the removal menu, as this visitor sees them."""
     with visitors.visitor_scope(_visitor(request)):
-        return [gr.update(choices=c) for c in (*map(catalogue.menu_choices, (visitors.MENU_OPTIONS[n] for n in names)),
-                                               [(i["file"], i["name"]) for i in visitors.added_models()])]
+        menus = [catalogue.menu_choices(visitors.MENU_OPTIONS.get(n, "colorization")) for n in names]
+        return [gr.update(choices=c) for c in (*menus, [(i["name"], i["name"]) for i in visitors.added_models()])]
+
+
+def _menu_value(name: str, value: Any) -> Any:
+    return ("auto" if value == "auto" else f"{value:g}") if name == "denoise" else value
 
 
 def _preset_values(preset: str | None) -> list[Any]:
-    """The preset's values for the option widgets (no change for "none")."""
+    """The preset's values for the option widgets, each model this server lacks replaced by its nearest
+    stand-in here (no change for "none" and "custom"), and the note that says what was replaced."""
     p = PRESETS.get(preset or NO_PRESET)
-    return [gr.update() if p is None else getattr(p, name) for name in _PRESET_CONTROLS]
+    if p is None:
+        return [*(gr.update() for _ in _PRESET_CONTROLS), ""]
+    here, notes = catalogue.for_here(p, set())
+    note = ("**On this server:** " + "; ".join(words.markdown_text(n) for n in notes) + ".") if notes else ""
+    return [*(_menu_value(name, getattr(here, name)) for name in _PRESET_CONTROLS), note]
 
 
 def _widget(name: str, value: Any = None, choices: Any = None, **kw: Any) -> gr.components.Component:
@@ -343,11 +458,9 @@ def _widget(name: str, value: Any = None, choices: Any = None, **kw: Any) -> gr.
     return Slider(f.lo, f.hi, step=f.step, **kw)
 
 
-def _options_panel(default_preset: str = "old-photo", images: bool = True) -> tuple[Any, list[Any]]:
-    """The preset and the option widgets (``OPTION_PARAMS`` order), "not given" until the page fills them from
-    the preset (an API caller gets the preset's values); ``images`` False hides what only images use."""
+def _option_widgets(images: bool) -> dict[str, Any]:
+    """The option widgets of a panel, by option name."""
     w: dict[str, Any] = {}
-    preset = Dropdown([NO_PRESET, *PRESETS], value=default_preset, label="Preset")
     with gr.Accordion("Faces", open=False), gr.Row():
         w["face"] = _widget("face", choices=catalogue.menu_choices("face-restoration"), allow_custom_value=True)
         w["face_fidelity"] = _widget("face_fidelity")
@@ -358,47 +471,77 @@ def _options_panel(default_preset: str = "old-photo", images: bool = True) -> tu
             w["model"] = _widget("model", choices=catalogue.menu_choices("super-resolution"), allow_custom_value=True,
                                  scale=2, min_width=300)
         with gr.Row():
-            w["denoise"] = _widget("denoise")
+            w["denoise"] = Dropdown(DENOISE_CHOICES, value=None, label=field("denoise").label, allow_custom_value=True,
+                                    info="auto measures the noise (none on a clean picture); or a strength 0-30")
             w["denoise_model"] = _widget("denoise_model", choices=catalogue.menu_choices("restoration"), value="nlm",
                                          allow_custom_value=True)
             w["sharpen"] = _widget("sharpen")
         with gr.Row():
             w["colorize"] = _widget("colorize")
-            w["color_model"] = _widget("color_model", choices=model_ids("colorization"))
+            w["color_model"] = _widget("color_model", choices=catalogue.menu_choices("colorization"))
             w["output_format"] = _widget("output_format", "png", [f for f in field("output_format").choices
                                                                   if f != "bmp"], visible=images)
-    preset.change(_preset_values, preset, [w[n] for n in _PRESET_CONTROLS], api_visibility="private", queue=False)
+    return w
+
+
+def _options_panel(tab: str, default_preset: str = "old-photo", images: bool = True) -> tuple[Any, ...]:
+    """The preset and the option widgets (``OPTION_PARAMS`` order), "not given" until the page fills them from
+    the preset (an API caller gets the preset's values); ``images`` False hides what only images use. The
+    preset reads "custom" once a visitor changes one of its settings."""
+    preset = Dropdown([NO_PRESET, visitors.CUSTOM, *PRESETS], value=default_preset, label="Preset",
+                      elem_id=f"preset-{tab}")
+    note = gr.Markdown(elem_id=f"preset-note-{tab}", elem_classes=["preset-note"])
+    w = _option_widgets(images)
+    controls = [w[n] for n in _PRESET_CONTROLS]
+    preset.change(_preset_values, preset, [*controls, note], api_visibility="private", queue=False)
+    for widget in controls:  # a visitor's own change (not the preset filling it) makes the settings custom
+        widget.input(lambda: visitors.CUSTOM, None, preset, api_visibility="private", queue=False)
     # The page shows the chosen face model's own default fidelity (an API caller who sends none gets it too).
     w["face"].change(default_fidelity, w["face"], w["face_fidelity"], api_visibility="private", queue=False)
-    return preset, [w[n] for n in OPTION_PARAMS[1:]]
+    return preset, [w[n] for n in OPTION_PARAMS[1:]], note
 
 
 def _run_button(button: gr.Button, status: gr.Markdown, tab: str, endpoint: str, **event: Any) -> Any:
-    """The run of ``button``'s tab (``event``: ``endpoint``'s function and wiring); ``status`` is emptied first (in
-    one chain: a second listener could empty it after a quick failure) and says why a run failed."""
+    """The run of ``button``'s tab (``event``: ``endpoint``'s function and wiring). First, in one chain, the
+    status line and every output of the last run are emptied (no earlier result stays on show as if it
+    were this run's); a run that did not end well says why in the status line (stopped, or failed)."""
 
-    def failed(request: gr.Request) -> str:
-        return ERRORS.status(request.session_hash if request is not None else None, tab)
+    def start(request: gr.Request) -> list[Any]:
+        STATUS.start(_session(request), tab)
+        return ["", *(None for _ in event["outputs"])]
 
-    run = button.click(lambda: "", None, status, api_visibility="private", queue=False).then(
+    def ended_badly(request: gr.Request) -> str:
+        return STATUS.status(_session(request), tab)
+
+    run = button.click(start, None, [status, *event["outputs"]], api_visibility="private", queue=False).then(
         **event, api_name=api.api_name(endpoint), concurrency_id="gpu", concurrency_limit=settings().concurrency)
-    run.failure(failed, None, status, api_visibility="private", queue=False)
+    run.failure(ended_badly, None, status, api_visibility="private", queue=False)
     return run
 
 
-def _image_tab() -> tuple[Any, list[Any]]:
-    """The Image tab; returns its options panel (preset, controls)."""
+def _stop_button(stop: gr.Button, event: Any, status: gr.Markdown, tab: str) -> None:
+    """Stop cancels ``event``'s run; the status line says it stopped and how far it got (never "failed")."""
+
+    def stopped(request: gr.Request) -> str:
+        return STATUS.stop(_session(request), tab)
+
+    stop.click(stopped, None, status, cancels=[event], api_visibility="private", queue=False)
+
+
+def _image_tab() -> tuple[Any, ...]:
+    """The Image tab; returns its options panel (preset, controls, note)."""
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in INPUT_EXTENSIONS)
     with gr.Tab("Image"), gr.Row():
         with gr.Column(scale=1):
             image_in = UploadedImage(type="filepath", image_mode=None, label="Photo",
                                      sources=["upload", "clipboard", "webcam"], elem_id="photo-in")
             run = gr.Button("Restore", variant="primary", size="lg", elem_id="restore")
-            panel = _options_panel()
+            panel = _options_panel("image")
             if examples:
                 gr.Examples([[str(p)] for p in examples], inputs=[image_in], label="Examples")
         with gr.Column(scale=2):
-            slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result")
+            gr.HTML('<div class="slider-sides" id="slider-sides"><span>◀ before</span><span>after ▶</span></div>')
+            slider = gr.ImageSlider(label="Before / after (drag the line)", type="filepath", elem_id="result")
             download = gr.File(label="Download (full resolution)")
             table = gr.Dataframe(headers=["measure", "input", "result"], label="Metrics", interactive=False,
                                  wrap=True, column_widths=["34%", "26%", "40%"], elem_id="metrics")
@@ -406,6 +549,7 @@ def _image_tab() -> tuple[Any, list[Any]]:
                                       object_fit="contain", elem_id="faces", visible=False)
             metrics = gr.JSON(label="Metrics (all)", visible=False)
             status = gr.Markdown(elem_id="status-image")
+            _compare_section(image_in)
         event = _run_button(run, status, "image", api.RESTORE_IMAGE, fn=restore_image_endpoint,
                             inputs=[image_in, panel[0], *panel[1]], outputs=[slider, download, metrics, face_gallery])
         event.success(metrics_table, metrics, table, api_visibility="private", queue=False).success(
@@ -414,52 +558,84 @@ def _image_tab() -> tuple[Any, list[Any]]:
     return panel
 
 
-def _video_tab() -> tuple[Any, list[Any]]:
-    """The Video tab; returns its options panel (preset, controls)."""
+def _compare_section(image_in: Any) -> None:
+    """Two upscalers side by side on the same photo (a crop of its centre), before choosing one."""
+    with gr.Accordion("Compare two upscalers", open=False, elem_id="compare"):
+        gr.Markdown("Both run on the same crop of the photo's centre (at most 160 px a side), every other "
+                    "stage off, so the comparison costs seconds.")
+        with gr.Row():
+            first = _widget("model", choices=catalogue.menu_choices("super-resolution"), allow_custom_value=True,
+                            label="Left", info=None, value=catalogue.best_available("super-resolution"),
+                            elem_id="compare-left")
+            second = _widget("model", choices=catalogue.menu_choices("super-resolution"), allow_custom_value=True,
+                             label="Right", info=None, value=_second_upscaler(), elem_id="compare-right")
+            scale = _widget("upscale", value=4, label="Upscale", info=None)
+        go = gr.Button("Compare", elem_id="compare-run")
+        shown = gr.ImageSlider(label="Left / right", type="filepath", elem_id="compare-result")
+        said = gr.Markdown(elem_id="compare-said")
+        go.click(compare_endpoint, [image_in, first, second, scale], [shown, said],
+                 api_name=api.api_name(api.COMPARE), concurrency_id="gpu", concurrency_limit=settings().concurrency)
+
+
+def _second_upscaler() -> str | None:
+    best = catalogue.best_available("super-resolution")
+    return next((m for m in catalogue.UPSCALERS if m != best and catalogue.usable(m)), best)
+
+
+def _video_tab() -> tuple[Any, ...]:
+    """The Video tab; returns its options panel (preset, controls, note)."""
     with gr.Tab("Video"), gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
             with gr.Row():
                 run = gr.Button("Restore video", variant="primary", size="lg", elem_id="restore-video")
-                stop = gr.Button("Stop", variant="stop", size="lg")
-            panel = _options_panel(default_preset="video", images=False)
+                stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop-video")
+            panel = _options_panel("video", default_preset="video", images=False)
             with gr.Accordion("Video encoding", open=False):
                 codec = _widget("codec", field("codec").default)
                 crf = _widget("crf", value=field("crf").default)
         with gr.Column(scale=2):
             video_out = gr.Video(label="Restored", elem_id="video-out")
-            video_file = gr.File(label="Download")
-            video_metrics = gr.JSON(label="Metrics")
+            video_file = gr.File(label="Download", elem_id="video-file")
+            summary = gr.Markdown(elem_id="video-summary")
+            video_metrics = gr.JSON(label="Metrics", visible=False)
             status = gr.Markdown(elem_id="status-video")
         event = _run_button(run, status, "video", api.RESTORE_VIDEO, fn=restore_video_endpoint,
                             inputs=[video_in, panel[0], *panel[1], codec, crf],
                             outputs=[video_out, video_file, video_metrics])
-        stop.click(None, cancels=[event], api_visibility="private", queue=False)
+        event.then(words.video_summary, video_metrics, summary, api_visibility="private", queue=False)
+        _stop_button(stop, event, status, "video")
     return panel
 
 
-def _batch_tab() -> tuple[Any, list[Any]]:
-    """The Batch tab; returns its options panel (preset, controls)."""
+def _batch_tab() -> tuple[Any, ...]:
+    """The Batch tab; returns its options panel (preset, controls, note)."""
     with gr.Tab("Batch"), gr.Row():
         with gr.Column(scale=1):
             files_in = gr.File(file_count="multiple", label="Images or zip archives",
                                file_types=[*INPUT_EXTENSIONS, ".zip"], elem_id="batch-in")
-            run = gr.Button("Restore all", variant="primary", size="lg", elem_id="restore-batch")
-            panel = _options_panel()
+            with gr.Row():
+                run = gr.Button("Restore all", variant="primary", size="lg", elem_id="restore-batch")
+                stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop-batch")
+            panel = _options_panel("batch")
         with gr.Column(scale=2):
             gallery = gr.Gallery(label="Results", columns=4)
-            archive = gr.File(label="Download all (zip)")
-            report = gr.JSON(label="Report")
+            archive = gr.File(label="Download all (zip, with the report)")
+            table = gr.Dataframe(headers=list(folders.REPORT_HEAD), label="Report", interactive=False, wrap=True,
+                                 elem_id="batch-report")
+            report = gr.JSON(label="Report (data)", visible=False)
             status = gr.Markdown(elem_id="status-batch")
-        _run_button(run, status, "batch", api.RESTORE_BATCH, fn=restore_batch_endpoint,
-                    inputs=[files_in, panel[0], *panel[1]], outputs=[gallery, archive, report]
-                    ).success(words.batch_status, report, status, api_visibility="private", queue=False)
+        event = _run_button(run, status, "batch", api.RESTORE_BATCH, fn=restore_batch_endpoint,
+                            inputs=[files_in, panel[0], *panel[1]], outputs=[gallery, archive, report])
+        event.then(words.batch_table, report, table, api_visibility="private", queue=False)
+        event.success(words.batch_status, report, status, api_visibility="private", queue=False)
+        _stop_button(stop, event, status, "batch")
     return panel
 
 
-def _models_tab(demo: gr.Blocks, panels: list[tuple[Any, list[Any]]]) -> None:
-    """The Models & About tab: what the server has, and a visitor's own models, whose adding and removing
-    refreshes every tab's model menus."""
+def _models_tab(demo: gr.Blocks, panels: list[tuple[Any, ...]]) -> None:
+    """The Models & About tab: what the server has, and a visitor's own models (by their file names),
+    whose adding and removing say so in words and refresh every tab's model menus."""
     with gr.Tab("Models & About"):
         about = gr.Markdown(elem_id="about")
         gr.Markdown(visitors.USER_MODELS_NOTE[settings().user_models], elem_id="user-models-note")
@@ -468,16 +644,19 @@ def _models_tab(demo: gr.Blocks, panels: list[tuple[Any, list[Any]]]) -> None:
                                  file_types=[".safetensors", ".pth", ".ckpt"], elem_id="model-in")
             with gr.Column():
                 add_button = gr.Button("Add model", variant="primary", elem_id="add-model")
-                added_info = gr.JSON(label="Added")
-                remove_menu = Dropdown([], value=None, label="Added models", elem_id="added-models",
+                remove_menu = Dropdown([], value=None, label="Your added models", elem_id="added-models",
                                        allow_custom_value=True)
-                remove_button = gr.Button("Remove", variant="stop")
-        catalogue_box = gr.JSON(label="Catalogue")
-    demo.load(list_models_endpoint, None, catalogue_box, api_name=api.api_name(api.LIST_MODELS))
+                remove_button = gr.Button("Remove", variant="stop", elem_id="remove-model")
+                said = gr.Markdown(elem_id="models-said")
+                added_info = gr.JSON(label="Added", visible=False)
+        table = gr.HTML(elem_id="catalogue")
+        catalogue_box = gr.JSON(label="Catalogue", visible=False)
+    demo.load(list_models_endpoint, None, catalogue_box, api_name=api.api_name(api.LIST_MODELS)).then(
+        catalogue.catalogue_html, catalogue_box, table, api_visibility="private", queue=False)
     demo.load(lambda: catalogue.about_text({"gradio": gr.__version__}), None, about, api_visibility="private",
-              queue=False)  # what is on the server now
-    menus = [(n, w) for _, controls in panels for n, w in zip(OPTION_PARAMS[1:], controls)
-             if n in visitors.MENU_OPTIONS]
+              queue=False)
+    menus = [(n, w) for _, controls, _ in panels for n, w in zip(OPTION_PARAMS[1:], controls)
+             if n in (*visitors.MENU_OPTIONS, "color_model")]
 
     def refresh_menus(request: gr.Request) -> list[Any]:  # as this visitor sees them
         return _refresh_menus([n for n, _ in menus], request)
@@ -485,10 +664,13 @@ def _models_tab(demo: gr.Blocks, panels: list[tuple[Any, list[Any]]]) -> None:
     refresh = dict(fn=refresh_menus, inputs=None, outputs=[*(w for _, w in menus), remove_menu],
                    api_visibility="private", queue=False)
     demo.load(**refresh)
-    for button, fn, widget, name in ((add_button, add_model_endpoint, model_file, api.ADD_MODEL),
-                                     (remove_button, remove_model_endpoint, remove_menu, api.REMOVE_MODEL)):
-        button.click(fn, widget, added_info, api_name=api.api_name(name)).success(**refresh).then(
-            list_models_endpoint, None, catalogue_box, api_visibility="private", queue=False)
+    for button, fn, widget, name, say in ((add_button, add_model_endpoint, model_file, api.ADD_MODEL, words.added),
+                                          (remove_button, remove_model_endpoint, remove_menu, api.REMOVE_MODEL,
+                                           words.removed)):
+        button.click(fn, widget, added_info, api_name=api.api_name(name)).success(
+            say, [added_info, widget], said, api_visibility="private", queue=False).success(**refresh).then(
+            list_models_endpoint, None, catalogue_box, api_visibility="private", queue=False).then(
+            catalogue.catalogue_html, catalogue_box, table, api_visibility="private", queue=False)
 
 
 def build_app() -> gr.Blocks:
@@ -504,10 +686,10 @@ def build_app() -> gr.Blocks:
         for name, fn in agents.TOOLS.items():  # for AI agents (MCP) and any REST caller
             gr.api(_agent_tool(fn), api_name=api.api_name(api.AGENT_PREFIX + name), concurrency_id="gpu",
                    concurrency_limit=cfg.concurrency if name != "list_models" else None)
-        for preset, controls in panels:
+        for preset, controls, note in panels:
             by_name = dict(zip(OPTION_PARAMS[1:], controls))
-            demo.load(_preset_values, preset, [by_name[n] for n in _PRESET_CONTROLS], api_visibility="private",
-                      queue=False)
+            demo.load(_preset_values, preset, [*(by_name[n] for n in _PRESET_CONTROLS), note],
+                      api_visibility="private", queue=False)
     demo.queue(max_size=cfg.queue_size, default_concurrency_limit=cfg.concurrency)
     return demo
 

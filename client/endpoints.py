@@ -15,6 +15,7 @@ RESTORE_VIDEO = "/restore_video"
 LIST_MODELS = "/list_models"
 ADD_MODEL = "/add_model"
 REMOVE_MODEL = "/remove_model"
+COMPARE = "/compare_upscalers"
 # The tools for AI agents (restoration.server.agents.TOOLS) are served as /agent_<tool> (and over MCP).
 AGENT_PREFIX = "/agent_"
 

@@ -81,11 +81,19 @@ def plan(in_dir: Path, out_dir: Path, output_format: str | None) -> list[tuple[P
 
 def restore_one(src: Path, dst: Path, restorer: Restorer, progress: ProgressFn | None = None) -> BatchItem:
     """Restore one file of a batch into ``dst`` (written atomically). A failure of this file is
-    returned as a "failed" item; the errors in ``FATAL`` (they would fail every file) are raised."""
+    returned as a "failed" item (a model only this picture needs, such as the colorizer of a black
+    and white one, counts as this file's); the errors in ``FATAL`` (they would fail every file) are
+    raised."""
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         res = restore_file(src, dst, restorer, progress=progress)
         return BatchItem(src, dst, "done", metrics=res.metrics)
+    except (WeightsUnavailableError, ChecksumMismatchError) as e:
+        if e.option != "color_model":
+            raise
+        log.warning("%s needs the colorizer %s: %s", src, e.model, e)
+        return BatchItem(src, dst, "failed", error=f"black and white, and the colorizer {e.model} is not available "
+                                                   "here: restore it with Colorize off to keep it black and white")
     except FATAL:
         raise
     except (RestorationError, OSError, ValueError, RuntimeError) as e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from .errors import ChecksumMismatchError, WeightsUnavailableError
-from .models import LoadedModel, load_model, locate
+from .models import LoadedModel, is_loaded, load_model, locate
 from .options import RestoreOptions
 from .recipe import needed_models, roles
 from .weights import ResolvedWeights
@@ -50,6 +50,14 @@ class JobModels:
             with self._lock:
                 self._located[model_id] = found
         return found
+
+    def loaded(self, role: str) -> bool:
+        """Whether the network of ``role`` is in memory (this job's, or the process's cache)."""
+        with self._lock:
+            if role in self._models:
+                return True
+        return is_loaded(self.model_id(role), self.options.device, self.options.precision,
+                         self.located(self.model_id(role)))
 
     def model(self, role: str) -> LoadedModel:
         """The ``superres``, ``denoise``, ``face`` or ``colorize`` network, loaded on first use."""

@@ -259,6 +259,15 @@ def load_model(
     return hit
 
 
+def is_loaded(model_id: str, device: str, precision: str, weights: ResolvedWeights) -> bool:
+    """Whether ``load_model`` has this model in memory already (it would return at once)."""
+    st = weights.path.stat()
+    key = (parse_ref(model_id).text, str(resolve_device(device)), precision, str(weights.path), st.st_size,
+           st.st_mtime_ns, bool(compile_requested()))
+    with _cache_lock:
+        return key in _cache
+
+
 def locate(model_id: str) -> ResolvedWeights:
     """Where the weights of ``model_id`` (a catalogue id, a weight file or ``hf:owner/repo/file``) are,
     downloading them if they must be and may be; nothing is loaded. Raises ``UnknownModelError``,

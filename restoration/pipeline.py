@@ -28,7 +28,7 @@ from .job_models import JobModels
 from .media import ImageData, ImageInput, read_image, write_image
 from .models import LoadedModel, resolve_device
 from .options import RestoreOptions
-from .progress import ProgressFn
+from .progress import ProgressFn, about
 from .recipe import planned
 from .stages import noise
 from .tiling import TilePlans
@@ -151,6 +151,7 @@ class Restorer:
         f.report.denoise = self.denoise_strength(f.x)
         plan = planned(self.options.with_(denoise=f.report.denoise), f.monochrome)
         f.report.stages = [s.name for s in plan]
+        self._load(plan, progress)
         bar = measured.bar(self, progress, f.report.stages, *f.x.shape[-2:], f.x.shape[0])
         for stage in plan:
             step, size = bar.stage(stage.name), (*f.x.shape[-2:], f.x.shape[0])  # what the stage is given
@@ -162,6 +163,19 @@ class Restorer:
         if progress:
             progress(1.0, "done")
         return f.x, f.alpha, f.report
+
+    def _load(self, plan: list[Any], progress: ProgressFn | None) -> None:
+        """Load the planned stages' networks now, saying so ("loading realesrgan-x4plus, first use") with
+        how long it should take, so a first job's wait is not silence (the face network loads when
+        faces are found)."""
+        for stage in plan:
+            if stage.role in (None, "face") or not stage.needs(self.options) or self.models.loaded(stage.role):
+                continue
+            if progress:
+                model_id = self.models.model_id(stage.role)
+                seconds = measured.load_seconds(self.located(model_id).path)
+                progress(0.0, f"loading {self.models.shown(model_id)}, first use · {about(seconds)}")
+            self.model(stage.role)
 
     def denoise_strength(self, x: torch.Tensor) -> float:
         """The denoising strength for the pictures ``x``: the option's, or with ``denoise="auto"`` the one

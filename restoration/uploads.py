@@ -109,7 +109,10 @@ def add_model(path: str | os.PathLike, name: str | None = None, *, max_bytes: in
         info = _read(_info_path(stored)) if stored.exists() else None
         info = info or {"name": stored.name, "architecture": spec.architecture, "scale": spec.scale,
                         "task": spec.task, "supports_half": spec.supports_half, "supports_bf16": spec.supports_bf16,
-                        "license": spec.license, "commercial_use": spec.commercial_use, "size_bytes": size,
+                        # a file brought by someone: its licence is not known here, nor whether it allows
+                        # commercial use (unless its architecture alone forbids it)
+                        "license": spec.license, "commercial_use": False if not spec.commercial_use else None,
+                        "size_bytes": size,
                         "sha256": digest, "source": "added", "owners": {}}
         info.setdefault("owners", {})[owner] = {"file": original, "until": until}
         info["used"] = time.time()

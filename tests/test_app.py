@@ -50,7 +50,7 @@ def test_errors_come_back_as_the_library_message(server, png, tmp_path):
     bad.write_text("not an image")
     with RestorationClient(server) as c:
         # Out-of-range widgets are refused by gradio's own checks, before the library sees them.
-        with pytest.raises(ClientError, match="99 is greater than maximum value 30"):
+        with pytest.raises(ClientError, match="Denoise: denoise=99 is out of range: allowed 0 to 30"):
             c.restore_image(png, **{**FAST, "denoise": 99})
         with pytest.raises(ClientError, match="nope"):
             c.restore_image(png, **{**FAST, "model": "nope"})
@@ -78,7 +78,10 @@ def test_batch_with_images_and_a_zip(server, photo, tmp_path):
     assert [f["file"] for f in r.report["failed"]] == ["set/inner/broken.png"]
     assert any("readme.txt" in s for s in r.report["skipped"])
     with zipfile.ZipFile(r.archive) as zf:
-        assert sorted(zf.namelist()) == ["a.png", "b.png", "set/escape.png", "set/inner/c.png"]
+        assert sorted(zf.namelist()) == ["a.png", "b.png", "report.csv", "report.json", "report.md", "set/escape.png",
+                                         "set/inner/c.png"]
+        table = zf.read("report.md").decode()  # a report people read, beside the pictures
+        assert "4 restored, 1 not done, 1 skipped" in table and "| set/inner/broken.png | not done |" in table
     assert len(r.files) == 4
 
 
@@ -115,7 +118,7 @@ def test_api_lists_only_the_public_endpoints(server):
     assert not info.get("unnamed_endpoints")
     agents = {"/agent_restore_image", "/agent_restore_video", "/agent_list_models"}  # the MCP tools, also REST
     assert names == {"/restore_image", "/restore_batch", "/list_models", "/restore_video", "/add_model",
-                     "/remove_model", *agents}
+                     "/remove_model", "/compare_upscalers", *agents}
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", str(Path(app.__file__).resolve())])

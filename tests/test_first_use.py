@@ -147,15 +147,27 @@ def test_a_video_with_a_missing_model_fails_before_the_first_frame(without, tmp_
 
 def test_the_app_tells_the_visitor_what_to_do_and_the_log_tells_the_operator(server, without, photo, tmp_path,
                                                                               caplog):
-    without("gfpgan-v1.4.safetensors")
+    without("gfpgan-v1.4.safetensors", "restoreformer.safetensors")
     Image.fromarray(photo).save(tmp_path / "a.png")
     with caplog.at_level(logging.WARNING, logger="restoration"), RestorationClient(server) as c:
-        with pytest.raises(ClientError) as e:
-            c.restore_image(tmp_path / "a.png", preset="old-photo")
+        with pytest.raises(ClientError) as e:  # named by the visitor: refused, with what to do
+            c.restore_image(tmp_path / "a.png", preset="old-photo", face="gfpgan-v1.4")
+        preset_only = c.restore_image(tmp_path / "a.png", preset="old-photo")  # the preset's: a stand-in, said
     assert str(e.value) == ("The face model gfpgan-v1.4 is not available on this server: set Faces to off to "
                             "restore without it.")
     assert "HF_HUB_OFFLINE" not in str(e.value)
     assert any("RESTORATION_MODELS_DIR" in r.getMessage() for r in caplog.records)  # the operator's detail
+    assert "the face model gfpgan-v1.4 is not on this server: faces off" in preset_only.metrics["warnings"]
+    assert "faces" not in preset_only.metrics["stages"]
+
+
+def test_a_job_names_every_model_it_lacks_at_once(server, without, photo, tmp_path):
+    without("gfpgan-v1.4.safetensors", "realesrgan-x2plus.pth")
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    with RestorationClient(server) as c, pytest.raises(ClientError) as e:
+        c.restore_image(tmp_path / "a.png", **{**FAST, "model": "realesrgan-x2plus", "face": "gfpgan-v1.4"})
+    assert "The upscaler realesrgan-x2plus is not available" in str(e.value)
+    assert "The face model gfpgan-v1.4 is not available" in str(e.value)
 
 
 def test_the_command_line_keeps_the_operators_message(without, photo, tmp_path):
@@ -212,7 +224,8 @@ def test_an_added_models_file_name_is_in_the_output_files_record(server, tmp_pat
         finally:
             c.remove_model(name)
     record = json.loads(Image.open(out.path).info["restoration"])
-    assert record["models"] == {"superres": name} and record["model_files"] == {"superres": "my-upscaler.safetensors"}
+    assert name == "my-upscaler.safetensors" and record["models"] == {"superres": "my-upscaler.safetensors"}
+    assert out.metrics["models"] == {"superres": "my-upscaler.safetensors"}  # the name it was added by, no hash
 
 
 def test_the_catalogue_says_which_models_are_on_this_server(server):
@@ -223,19 +236,22 @@ def test_the_catalogue_says_which_models_are_on_this_server(server):
 
 
 # --- batches ---------------------------------------------------------------------------------------
-def test_a_batch_that_stops_still_delivers_what_it_finished(server, without, photo, gray_photo, tmp_path):
-    """The colorizer is missing and only the second picture is gray: the first comes back, in the zip,
-    and the report says why the batch stopped."""
+def test_a_batch_goes_on_past_a_picture_it_cannot_do(server, without, photo, gray_photo, tmp_path):
+    """The colorizer is missing and only the second of three pictures is gray: the colour ones come back,
+    the gray one is named in the report (on the page and in the zip) with why, and the batch goes on."""
     without("ddcolor.safetensors")
-    Image.fromarray(photo).save(tmp_path / "a.png")
-    Image.fromarray(gray_photo).save(tmp_path / "b.png")
+    for name, pic in (("a.png", photo), ("b.png", gray_photo), ("c.png", photo[::-1].copy())):
+        Image.fromarray(pic).save(tmp_path / name)
     with RestorationClient(server, download_dir=tmp_path / "dl") as c:
-        r = c.restore_batch([tmp_path / "a.png", tmp_path / "b.png"], **{**FAST, "colorize": "auto", "upscale": 1})
-    assert [i["file"] for i in r.report["restored"]] == ["a.png"]
-    assert r.report["stopped"] == "The colorizer ddcolor is not available on this server: set Colorize to off to " \
-                                  "restore without it."
-    assert zipfile.ZipFile(r.archive).namelist() == ["a.png"]
-    assert words.batch_status(r.report).startswith("**Stopped after 1 file(s):**")
+        r = c.restore_batch([tmp_path / n for n in ("a.png", "b.png", "c.png")],
+                            **{**FAST, "colorize": "auto", "upscale": 1})
+    assert [i["file"] for i in r.report["restored"]] == ["a.png", "c.png"] and "stopped" not in r.report
+    [gray] = r.report["failed"]
+    assert gray["file"] == "b.png" and "colorizer ddcolor is not available" in gray["error"]
+    names = zipfile.ZipFile(r.archive).namelist()
+    assert {"a.png", "c.png", "report.md", "report.csv"} <= set(names) and "b.png" not in names
+    csv = zipfile.ZipFile(r.archive).read("report.csv").decode()
+    assert "b.png,not done" in csv and words.batch_table(r.report)[2][:2] == ["b.png", "not done"]
 
 
 # --- gradio's REST protocol ------------------------------------------------------------------------

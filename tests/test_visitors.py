@@ -49,12 +49,17 @@ def _text(x: object) -> str:
     return json.dumps(x, default=str)
 
 
+def _stored(file: str) -> str:
+    """The name under which the server stores the added model a visitor knows as ``file`` (never shown)."""
+    return {i["file"]: i["name"] for i in uploads.list_added()}[file]
+
+
 def test_own_a_visitors_models_are_theirs_alone(visitors, tmp_path):
     a, b = visitors
     added = a.add_model(_model(tmp_path / "visitor_a_model.safetensors"))
-    name = added["name"]
-    assert added["file"] == "visitor_a_model.safetensors"
-    assert name in {m["id"] for m in a.list_models()}
+    name, stored = added["name"], _stored("visitor_a_model.safetensors")
+    assert name == added["file"] == "visitor_a_model.safetensors" and stored not in _text(added)  # no hash shown
+    assert name in {m["id"] for m in a.list_models()} and stored not in _text(a.list_models())
     seen_by_b = b.list_models()
     assert name not in _text(seen_by_b) and "visitor_a_model" not in _text(seen_by_b)  # nor its name, nor its hash
     r = a.restore_image(tmp_path / "p.png", model=name, upscale=4, **FAST)
@@ -68,7 +73,7 @@ def test_own_a_visitors_models_are_theirs_alone(visitors, tmp_path):
         b.remove_model(name)
     assert name in {m["id"] for m in a.list_models()}  # still A's
     assert a.remove_model(name) == []
-    assert not (uploads.store_dir() / name).exists()
+    assert not (uploads.store_dir() / stored).exists()
 
 
 def test_own_the_same_file_added_by_two_visitors_is_each_ones_under_their_own_name(visitors, tmp_path):
@@ -78,10 +83,12 @@ def test_own_the_same_file_added_by_two_visitors_is_each_ones_under_their_own_na
     copy = tmp_path / "other" / "secret-name.safetensors"
     copy.write_bytes(path.read_bytes())
     name = a.add_model(path)["name"]
-    assert b.add_model(copy)["name"] == name  # one file on disk
+    assert b.add_model(copy)["name"] == "secret-name.safetensors" and name == "mine.safetensors"
+    assert len(list(uploads.store_dir().glob("*.safetensors"))) == 1  # one file on disk
+    stored = _stored("mine.safetensors")
     assert "secret-name" not in _text(a.list_models()) and "mine.safetensors" not in _text(b.list_models())
-    b.remove_model(name)
-    assert (uploads.store_dir() / name).exists() and name in _text(a.list_models())  # A still has it
+    b.remove_model("secret-name.safetensors")
+    assert (uploads.store_dir() / stored).exists() and name in _text(a.list_models())  # A still has it
 
 
 def test_off_adding_and_hub_files_are_refused(visitors, tmp_path, monkeypatch):
@@ -117,9 +124,10 @@ def test_the_room_is_kept_by_evicting_the_least_recently_used_never_one_in_use(v
     files = [_model(tmp_path / f"m{i}.safetensors", feat=48, seed=i) for i in range(3)]
     assert 300_000 < files[0].stat().st_size < 500_000  # two fit in 1 MB, three do not
     raw = Client(server, verbose=False)  # a third visitor, whose job runs with the oldest file
-    first = raw.predict(handle_file(str(files[0])), api_name="/add_model")["name"]
-    second = b.add_model(files[1])["name"]
-    opts = {**dict.fromkeys(OPTION_PARAMS), "preset": "none", "model": first, "upscale": 2, "colorize": "off",
+    first_name = raw.predict(handle_file(str(files[0])), api_name="/add_model")["name"]
+    first = _stored(first_name)
+    second = _stored(b.add_model(files[1])["name"])
+    opts = {**dict.fromkeys(OPTION_PARAMS), "preset": "none", "model": first_name, "upscale": 2, "colorize": "off",
             "denoise": 0, "sharpen": 0}
     job = raw.submit(handle_file(str(make_clip(tmp_path / "long.mp4", w=96, h=64, n=240, audio=False))),
                      *[opts[k] for k in OPTION_PARAMS], "h264", 18, api_name="/restore_video")
@@ -127,7 +135,8 @@ def test_the_room_is_kept_by_evicting_the_least_recently_used_never_one_in_use(v
     while first not in uploads._in_use:  # the job has started with it
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.05)
-    third = b.add_model(files[2])["name"]  # over the room: the oldest free file goes, not the one in use
+    b.add_model(files[2])  # over the room: the oldest free file goes, not the one in use
+    third = _stored("m2.safetensors")
     kept = {p.name for p in uploads.store_dir().glob("*.safetensors")}
     assert first in kept and third in kept and second not in kept, kept
     assert uploads.total_bytes() <= 1 << 20
@@ -158,9 +167,10 @@ def test_a_visitors_files_go_when_their_time_is_up(visitors, tmp_path, monkeypat
     a, _ = visitors
     monkeypatch.setenv("RESTORATION_OUTPUT_TTL", "1")
     name = a.add_model(_model(tmp_path / "short.safetensors"))["name"]
+    stored = _stored(name)
     time.sleep(1.2)
     assert name not in _text(a.list_models())
-    assert not (uploads.store_dir() / name).exists()
+    assert not (uploads.store_dir() / stored).exists()
 
 
 @pytest.mark.parametrize("mode,kept", [("own", False), ("shared", True)])
@@ -169,6 +179,6 @@ def test_a_restart_keeps_shared_models_and_forgets_sessions_ones(visitors, tmp_p
 
     a, _ = visitors
     monkeypatch.setenv("RESTORATION_USER_MODELS", mode)
-    name = a.add_model(_model(tmp_path / "kept.safetensors"))["name"]
+    stored = _stored(a.add_model(_model(tmp_path / "kept.safetensors"))["name"])
     app.build_app()  # what a restarted server does first
-    assert (uploads.store_dir() / name).exists() is kept
+    assert (uploads.store_dir() / stored).exists() is kept

@@ -5,10 +5,11 @@ Nothing here imports a web framework.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..errors import Cancelled, RestorationError
@@ -96,17 +97,21 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
-def in_background(work: Callable[[threading.Event, Callable[[float, str], None]], Any], name: str,
-                  progress: Callable[[float, str], None], outputs: Callable[[], Any]) -> Any:
-    """A generator for a streaming endpoint: runs ``work`` in the ``Background`` and yields
-    ``outputs()`` twice a second (after reporting ``progress``) while it runs, so a page shows how far
-    it is and a Stop or a closed page reaches it (the work is cancelled and waited for). Returns
-    what ``work`` returned; raises what it raised."""
-    job = Background(work, name)
+async def watch(job: Background, progress: Callable[[float, str], None],
+                changed: Callable[[], Any] | None = None, gone: Callable[[], bool] | None = None,
+                every: float = 0.25) -> AsyncIterator[Any]:
+    """An async generator for a streaming endpoint while ``job`` runs: reports its ``progress`` every
+    ``every`` seconds, and yields what ``changed()`` returns when it is not None (new outputs to show;
+    a page shows each yield as a new result, and restarts its clock, so nothing is yielded while only
+    the progress moves). Between reports it awaits, so a Stop (the task cancelled) reaches it at once,
+    and it asks ``gone()`` whether whoever asked has left (a closed page): either way the job is
+    cancelled and waited for. Read the job's ``result()`` afterwards."""
     try:
-        while job.running():
+        while job.running(0) and not (gone is not None and gone()):
             progress(job.fraction, job.message)
-            yield outputs()
+            shown = changed() if changed is not None else None
+            if shown is not None:
+                yield shown
+            await asyncio.sleep(every)
     finally:
-        job.stop()
-    return job.result()
+        await asyncio.to_thread(job.stop)

@@ -190,9 +190,35 @@ class BatchRequest:
         return True
 
     def finish(self) -> Path | None:
-        """The zip of the results (None when none: the folder is then removed)."""
+        """The zip of the results, with the report beside them as a table people read (``report.md``),
+        one a spreadsheet opens (``report.csv``) and the data (``report.json``); None when nothing was
+        restored (the folder is then removed)."""
         shutil.rmtree(self.inputs, ignore_errors=True)
         if not self.report["restored"]:
             shutil.rmtree(self.folder, ignore_errors=True)
             return None
+        write_report(self.report, self.outputs)
         return zip_folder(self.outputs, self.folder / "restored.zip")
+
+
+REPORT_HEAD = ("file", "result", "size", "note")
+
+
+def write_report(report: dict[str, Any], folder: Path) -> None:
+    """``report`` (a batch's) as ``report.md``, ``report.csv`` and ``report.json`` in ``folder``."""
+    import csv
+    import json
+
+    from .words import batch_table
+
+    rows = batch_table(report)
+    counts = {k: len(report.get(k) or []) for k in ("restored", "failed", "skipped")}
+    summary = (f"{counts['restored']} restored, {counts['failed']} not done, {counts['skipped']} skipped"
+               + (f"; stopped: {report['stopped']}" if report.get("stopped") else ""))
+    cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    md = [f"# Batch report\n\n{summary}\n", "| " + " | ".join(REPORT_HEAD) + " |", "|---|---|---|---|",
+          *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)]
+    (folder / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    with open(folder / "report.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([REPORT_HEAD, *rows])
+    (folder / "report.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")

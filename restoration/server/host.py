@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,19 @@ from ..media import FORMAT_EXT, ImageData, read_image, write_image
 from ..options import RestoreOptions, VideoOptions
 from ..progress import ProgressFn
 from .folders import BatchRequest, face_previews, preview, request_dir, request_key
+
+COMPARE_SIDE = 160  # the largest crop two upscalers are compared on, in input pixels
+
+
+def centre_crop(data: ImageData, side: int) -> ImageData:
+    """The centre of ``data``, at most ``side`` px a side (the whole picture when it is smaller)."""
+    from dataclasses import replace
+
+    h, w = data.pixels.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    cut = (slice(top, top + min(h, side)), slice(left, left + min(w, side)))
+    alpha = data.alpha[cut] if data.alpha is not None else None
+    return replace(data, pixels=data.pixels[cut].copy(), alpha=alpha)
 
 
 @dataclass
@@ -89,6 +103,26 @@ class Host:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+
+    def compare(self, src: Path, models: list[tuple[str, RestoreOptions]], progress: ProgressFn | None = None
+                ) -> tuple[list[str], list[str]]:
+        """Each of ``models`` (a name to show, the options to run it with) on the same crop of ``src``'s
+        centre (at most ``COMPARE_SIDE`` px a side): the pictures (PNG, in a new folder) and a line for
+        each, with the time it took. Raises what ``restore_image`` raises."""
+        from ..pipeline import restore_image
+
+        data = read_image(src, name=src.name)
+        crop = centre_crop(data, COMPARE_SIDE)
+        folder, shown, said = self.folder(), [], []
+        for k, (name, options) in enumerate(models):
+            if progress:
+                progress(k / len(models), f"{name} on a {crop.size[0]}x{crop.size[1]} crop")
+            t0 = time.perf_counter()
+            result = (zerogpu.restore_image if self.zerogpu else restore_image)(crop, options)
+            seconds = time.perf_counter() - t0
+            shown.append(str(write_image(result.image, folder / f"compare_{k}.png", output_format="png")))
+            said.append(f"{name}: {seconds:.1f} s")
+        return shown, said
 
     def batch(self, uploads: list[Path], given: dict[str, Any], options: RestoreOptions) -> HostBatch:
         """A batch of ``uploads`` (images and zips) with ``options`` (``given`` keys its folder on ZeroGPU)."""

@@ -22,6 +22,7 @@ from ..options import IMAGE_FIELDS, RestoreOptions, build_options
 from ..refs import check_not_a_path
 
 IMAGE_OPTIONS = {f.name for f in IMAGE_FIELDS}
+CUSTOM = "custom"  # the preset menu's word once its settings are changed: no preset, every option given
 MENU_OPTIONS = {o: t for o, t in MODEL_OPTIONS.items() if o != "color_model"}  # menus that take files too
 # The files the current request holds (kept from eviction until it ends); set by ``visitor_scope``.
 _held: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("held", default=None)
@@ -83,16 +84,29 @@ def visitor_scope(visitor: str | None) -> Iterator[None]:
 
 
 def visitor_options(given: dict[str, Any]) -> RestoreOptions:
-    """``build_options`` for the current visitor: the preset (``given["preset"]``), then the options
-    given (None: not given). A visitor may not name the server's files by path, nor a model another
-    visitor added (it is as unknown to them as a name that does not exist); an ``hf:`` file is fetched
-    now, within the room visitors' files have (``RESTORATION_USER_MODELS_MB``), unless models from
-    visitors are off. What a server writes is PNG unless a format is given. Raises ``OptionError`` and
+    """The options of a visitor's job (``visitor_job`` without its notes)."""
+    return visitor_job(given)[0]
+
+
+def visitor_job(given: dict[str, Any]) -> tuple[RestoreOptions, list[str]]:
+    """``build_options`` for the current visitor: the preset (``given["preset"]``; "custom" is none),
+    then the options given (None: not given); a model the visitor did not name that this server cannot
+    use is replaced by its nearest stand-in here (``catalogue.for_here``), with a note saying so. A
+    visitor names the models they added by their own file names; they may not name the server's files
+    by path, nor a model another visitor added (it is as unknown to them as a name that does not
+    exist); an ``hf:`` file is fetched now, within the room visitors' files have
+    (``RESTORATION_USER_MODELS_MB``), unless models from visitors are off. What a server writes is PNG
+    unless a format is given. Returns (options, notes). Raises ``OptionError`` and
     ``WeightsUnavailableError`` (an ``hf:`` file that cannot be fetched)."""
-    visitor = uploads.current_owner.get()
+    from .catalogue import for_here
+
+    visitor, given = uploads.current_owner.get(), dict(given)
+    mine = {i["file"]: i["stored"] for i in _added()}
     for name in MENU_OPTIONS:
         value = given.get(name)
         check_not_a_path(value, name)
+        if isinstance(value, str) and value in mine:
+            given[name] = value = mine[value]
         if isinstance(value, str) and value.startswith("hf:"):
             _fetch_for_visitor(name, value, visitor)
         elif isinstance(value, str) and uploads.is_added(value):
@@ -100,8 +114,10 @@ def visitor_options(given: dict[str, Any]) -> RestoreOptions:
                 raise OptionError(f"{name}: {value}: no such model file")
             _hold([value])  # in use until the request ends: never evicted under its job
             uploads.touch([value], visitor, _until())
-    opts = build_options(given.get("preset"), **{k: v for k, v in given.items() if k in IMAGE_OPTIONS})
-    return opts if opts.output_format else opts.with_(output_format="png")
+    preset = given.get("preset")
+    opts = build_options(None if preset == CUSTOM else preset, **{k: v for k, v in given.items() if k in IMAGE_OPTIONS})
+    opts, notes = for_here(opts, {k for k, v in given.items() if v is not None})
+    return (opts if opts.output_format else opts.with_(output_format="png")), notes
 
 
 def _fetch_for_visitor(option: str, ref: str, visitor: str | None) -> None:
@@ -138,8 +154,10 @@ def _hold(names: list[str]) -> None:
 
 def add_model(file: str | None, max_mb: int) -> dict[str, Any]:
     """Add the uploaded model ``file`` (at most ``max_mb`` MB) for the current visitor (see
-    ``RESTORATION_USER_MODELS``), making room among visitors' files; see ``uploads.add_model``.
-    Raises ``RestorationError`` when none was given or adding is off, and what it raises."""
+    ``RESTORATION_USER_MODELS``), making room among visitors' files; see ``uploads.add_model``. The
+    visitor knows it by its file name; an earlier model of theirs of that name is replaced. Returns
+    what it is, as they see it (``name``: its file name, to give as a model). Raises
+    ``RestorationError`` when none was given or adding is off, and what ``uploads.add_model`` raises."""
     if user_models() == "off":
         raise RestorationError("Adding models is turned off on this server: use the models of the menus.")
     if not file:
@@ -150,21 +168,38 @@ def add_model(file: str | None, max_mb: int) -> dict[str, Any]:
                                f"models visitors bring ({budget >> 20:,} MB)")
     uploads.expire()
     uploads.make_room(size, budget)
-    return uploads.add_model(Path(file), Path(file).name, max_bytes=max_mb << 20,
-                             owner=_owner_of(uploads.current_owner.get()), until=_until())
+    owner = _owner_of(uploads.current_owner.get())
+    info = uploads.add_model(Path(file), Path(file).name, max_bytes=max_mb << 20, owner=owner, until=_until())
+    for old in _added():  # the same name for another file of theirs: the new one replaces it
+        if old["file"] == info["file"] and old["stored"] != info["name"]:
+            uploads.remove_model(old["stored"], owner)
+    return _public(info)
 
 
 def remove_model(name: str | None) -> list[dict[str, Any]]:
-    """The current visitor no longer has the added model ``name`` (``shared``: nobody has it);
-    returns the models they still have. Raises ``OptionError`` for a name they do not have."""
+    """The current visitor no longer has the added model ``name`` (their file name for it; ``shared``:
+    nobody has it); returns the models they still have. Raises ``OptionError`` for a name they do not
+    have."""
     if user_models() == "off":
         raise RestorationError("Adding and removing models is turned off on this server.")
     visitor = uploads.current_owner.get()
-    uploads.remove_model(str(name or ""), None if user_models() == "shared" else _owner_of(visitor))
+    stored = {i["file"]: i["stored"] for i in _added()}.get(str(name or ""), str(name or ""))
+    uploads.remove_model(stored, None if user_models() == "shared" else _owner_of(visitor))
     return added_models()
 
 
 def added_models() -> list[dict[str, Any]]:
-    """The added models the current visitor sees, by their own file names."""
+    """The added models the current visitor sees, by their own file names (``name``)."""
+    return [_public(i) for i in _added()]
+
+
+def _added() -> list[dict[str, Any]]:
+    """The added models the current visitor sees: uploads' records, with ``stored`` the stored name."""
     uploads.expire()
-    return uploads.list_added(_seen_by(uploads.current_owner.get()))
+    return [{**i, "stored": i["name"]} for i in uploads.list_added(_seen_by(uploads.current_owner.get()))]
+
+
+def _public(info: dict[str, Any]) -> dict[str, Any]:
+    """An added model as its visitor sees it: by their file name, without the stored name or the hash."""
+    shown = {k: v for k, v in info.items() if k not in ("name", "stored", "sha256")}
+    return {"name": info["file"], **shown}

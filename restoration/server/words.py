@@ -35,7 +35,7 @@ def for_visitor(e: BaseException) -> str:
         if len(missing) == 1:
             text = _missing(*missing[0])
             return text[0].upper() + text[1:] + "."
-        return "This server lacks more than one model this job needs: " + "; ".join(map(_missing, missing)) + "."
+        return "This server lacks more than one model this job needs: " + "; ".join(_missing(*m) for m in missing) + "."
     if isinstance(e, OptionError):  # "model: ..." -> "Upscaler: model: ...", the widget the visitor sees
         name = re.match(r"(\w+)[=:]", str(e))
         return f"{FIELDS[name[1]].label}: {e}" if name and name[1] in FIELDS else str(e)
@@ -78,27 +78,113 @@ def batch_status(report: dict[str, Any] | None) -> str:
         if stopped else ""
 
 
-class LastErrors:
-    """The last failure of each visitor's session in each tab, for a status line that keeps the reason
-    until the next run. Bounded: API callers, who never read it back, cannot make it grow."""
+class RunStatus:
+    """Each visitor's last run in each tab (a session's): how far it got (its last progress line), why it
+    failed, whether they stopped it, for a status line that says so until the next run. Bounded: API
+    callers, who never read it back, cannot make it grow."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._messages: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._runs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
 
-    def put(self, session: str | None, tab: str, message: str) -> None:
-        if not session:
-            return
+    def _run(self, session: str | None, tab: str) -> dict[str, Any]:
+        key = (session or "", tab)
+        run = self._runs.setdefault(key, {})
+        self._runs.move_to_end(key)
+        while len(self._runs) > self._size:
+            self._runs.popitem(last=False)
+        return run
+
+    def start(self, session: str | None, tab: str) -> None:
+        """A new run: nothing of the last one is said any more."""
         with self._lock:
-            self._messages[session, tab] = message
-            while len(self._messages) > self._size:
-                self._messages.popitem(last=False)
+            self._run(session, tab).clear()
+
+    def progress(self, session: str | None, tab: str, message: str) -> None:
+        if session:
+            with self._lock:
+                self._run(session, tab)["progress"] = message
+
+    def put(self, session: str | None, tab: str, message: str) -> None:
+        """The run failed, and ``message`` says why."""
+        if session:
+            with self._lock:
+                self._run(session, tab)["error"] = message
+
+    def stop(self, session: str | None, tab: str) -> str:
+        """The visitor stopped the run: the status line (Markdown) that says so, and how far it got."""
+        with self._lock:
+            run = self._run(session, tab)
+            run["stopped"] = True
+            where = run.get("progress", "")
+        got = f" at {markdown_text(where.split(' · ')[0])}" if where else ""
+        return f"**Stopped**{got}, as you asked. Nothing of it is kept; press the button again to start over."
 
     def status(self, session: str | None, tab: str) -> str:
-        """The status line (Markdown) after a failed run: its reason, or where it was shown."""
+        """The status line (Markdown) after a run that did not end well: stopped, or failed and why."""
         with self._lock:
-            message = self._messages.pop((session or "", tab), None)
-        return f"**The last run failed:** {markdown_text(message or 'see the message in the corner of the page')}"
+            run = dict(self._run(session, tab))
+        if run.get("stopped"):
+            return self.stop(session, tab)
+        message = run.get("error") or "see the message in the corner of the page"
+        return f"**The last run failed:** {markdown_text(message)}"
 
 
+def video_summary(metrics: dict[str, Any] | None) -> str:
+    """A finished video's metrics in a few sentences (Markdown); the JSON stays for the API."""
+    m = metrics or {}
+    if not m:
+        return ""
+    (w0, h0), (w1, h1) = m.get("size_in", [0, 0]), m.get("size_out", [0, 0])
+    audio = m.get("audio_copied", 0) + m.get("audio_reencoded", 0)
+    lines = [f"**{m.get('frames', 0)} frames**, {w0}×{h0} → {w1}×{h1}, restored in {_seconds(m.get('seconds_total'))} "
+             f"({m.get('fps_processing', 0):.1f} frames a second)."]
+    lines.append(f"Audio: {audio} track(s) kept." if audio else "No audio track.")
+    if m.get("resumed_from_frame"):
+        lines.append(f"Resumed: the first {m['resumed_from_frame']} frames came from an earlier run.")
+    if m.get("scene_cuts"):
+        lines.append(f"{m['scene_cuts']} scene cut(s): the smoothing starts again at each.")
+    faces = m.get("faces")
+    if faces:
+        lines.append(f"Faces: {faces.get('restored', 0)} restored in {faces.get('tracks', 0)} track(s).")
+    if m.get("psnr_mean") == m.get("psnr_mean"):  # not NaN
+        lines.append(f"Against the input (one frame a second): PSNR {m['psnr_mean']:.1f} dB, SSIM "
+                     f"{m.get('ssim_mean', 0):.3f}; sharpness {m.get('sharpness_mean', 0):.3g}.")
+    lines += [f"⚠ {markdown_text(w)}" for w in m.get("warnings", [])]
+    return "\n\n".join(lines)
+
+
+def _seconds(value: Any) -> str:
+    from ..progress import duration
+
+    return duration(float(value or 0))
+
+
+def batch_table(report: dict[str, Any] | None) -> list[list[str]]:
+    """A batch's report as rows for people: file, result, size, note."""
+    r = report or {}
+    rows = [[i["file"], "restored", "×".join(map(str, i.get("size_out") or [])),
+             "" if i.get("psnr") is None else f"PSNR {i['psnr']:.1f} dB against the input"]
+            for i in r.get("restored", [])]
+    rows += [[i["file"], "not done", "", i.get("error") or ""] for i in r.get("failed", [])]
+    rows += [[s.split(": ", 1)[0], "skipped", "", s.split(": ", 1)[-1]] for s in r.get("skipped", [])]
+    return rows
+
+
+_MENUS = {"super-resolution": "Upscaler", "restoration": "Denoiser", "face-restoration": "Faces"}
+
+
+def added(info: dict[str, Any] | None, upload: Any = None) -> str:
+    """What a visitor reads when their model was added (Markdown)."""
+    i = info or {}
+    use = _MENUS.get(i.get("task", ""), "model")
+    commercial = {None: "unknown", True: "yes", False: "no"}[i.get("commercial_use")]
+    return (f"**Added {markdown_text(i.get('name', ''))}**: {i.get('architecture')} ×{i.get('scale')} "
+            f"({i.get('task')}). Choose it in the **{use}** menu of any tab. Licence: "
+            f"{markdown_text(str(i.get('license', 'unknown')))}; commercial use: {commercial}.")
+
+
+def removed(remaining: Any, name: Any) -> str:
+    """What a visitor reads when their model ``name`` was removed (Markdown)."""
+    return f"**Removed {markdown_text(str(name or ''))}.** It is gone from every menu."
