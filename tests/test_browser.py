@@ -152,3 +152,132 @@ def test_a_failure_stays_readable_in_every_tab(server, photo, tmp_path):
     finally:
         browser.close()
         pw.stop()
+
+
+def _three_upscalers(tmp_path, tiny_models_dir, monkeypatch) -> None:
+    """This server, from now on: three upscalers and nothing else (as offline with an operator's choice)."""
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for name in ("realesrgan-x4plus.safetensors", "realesr-animevideov3.safetensors", "RealESRGAN_x4plus_anime_6B.pth"):
+        (folder / name).symlink_to((tiny_models_dir / name).resolve())
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(folder))
+
+
+def test_on_a_server_with_three_upscalers_every_menu_says_what_can_be_had_and_the_first_click_works(
+        server, photo, tmp_path, tiny_models_dir, monkeypatch):
+    """The page as a first visitor finds it on a server with only three upscalers: the Upscaler menu marks
+    realesrgan-x2plus as not available here, the old-photo preset says what it does without (faces, colour)
+    and the first Restore works."""
+    _three_upscalers(tmp_path, tiny_models_dir, monkeypatch)
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    pw, browser = _browser()
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        note = page.locator("#preset-note-image")
+        note.get_by_text("faces off").wait_for(timeout=10_000)
+        _open(page, "Advanced settings")
+        menu = _menu(page, "Upscaler")
+        assert "realesrgan-x2plus · not available here" in menu and "realesrgan-x4plus · on this server" in menu
+        assert "ddcolor · not available here" in _menu(page, "Colorizer")
+        page.locator("#photo-in input[type=file]").set_input_files(str(tmp_path / "a.png"))
+        page.wait_for_timeout(800)
+        page.locator("#restore").click()
+        page.locator("#result img").first.wait_for(timeout=120_000)
+        assert "failed" not in page.locator("#status-image").inner_text()
+        page.screenshot(path=str(tmp_path / "first-click.png"), full_page=True)
+    finally:
+        browser.close()
+        pw.stop()
+
+
+def test_adding_and_removing_a_model_leaves_no_ghost_in_any_menu(server, tmp_path):
+    """Add a model in the Models tab, see it by its file name in the menus, remove it: it is gone from every
+    menu, and no stored (hash) name ever shows."""
+    import re
+
+    import torch
+    from spandrel.architectures.Compact import Compact
+
+    from .conftest import _save
+
+    torch.manual_seed(3)
+    _save(Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4), tmp_path / "my-upscaler.safetensors")
+    hashlike = re.compile(r"\b[0-9a-f]{16}\b")
+    pw, browser = _browser()
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        page.get_by_role("tab", name="Models & About").click()
+        page.locator("#model-in input[type=file]").set_input_files(str(tmp_path / "my-upscaler.safetensors"))
+        page.wait_for_timeout(1000)
+        page.locator("#add-model").click()
+        page.locator("#models-said").get_by_text("Added my-upscaler.safetensors").wait_for(timeout=30_000)
+        said = page.locator("#models-said").inner_text()
+        assert "Upscaler" in said and "commercial use: unknown" in said and not hashlike.search(said)
+        added = _menu(page, "Your added models")
+        assert added == ["my-upscaler.safetensors"]
+        page.get_by_role("tab", name="Image").click()
+        page.wait_for_timeout(300)
+        _open(page, "Advanced settings")
+        upscalers = _menu(page, "Upscaler")
+        assert any(u.startswith("my-upscaler.safetensors") for u in upscalers) and not hashlike.search(str(upscalers))
+        page.get_by_role("tab", name="Models & About").click()
+        _type(page, "Your added models", "my-upscaler.safetensors")
+        page.locator("#remove-model").click()
+        page.locator("#models-said").get_by_text("Removed my-upscaler.safetensors").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        for tab in ("Image", "Video", "Batch"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            if tab != "Image":  # the Image tab's is still open
+                _open(page, "Advanced settings")
+            upscalers = _menu(page, "Upscaler")
+            assert not any("my-upscaler" in u for u in upscalers) and not hashlike.search(str(upscalers)), tab
+        page.get_by_role("tab", name="Models & About").click()
+        page.locator("#added-models").click()
+        page.wait_for_timeout(300)
+        assert page.locator("[role=listbox]:visible [role=option]").count() == 0
+        assert not hashlike.search(page.locator("#catalogue").inner_text())
+    finally:
+        browser.close()
+        pw.stop()
+
+
+def test_stop_says_stopped_and_leaves_no_result_on_show(server, tmp_path):
+    """A video restored once, then a long one stopped half-way: the status line says it stopped and how far
+    it got (not "failed"), and the first video is no longer on show as if it were this run's."""
+    from .test_video import make_clip
+
+    short = make_clip(tmp_path / "short.mp4", n=6)
+    long = make_clip(tmp_path / "long.mp4", w=96, h=64, n=600, audio=False)
+    pw, browser = _browser()
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        page.get_by_role("tab", name="Video").click()
+        _open(page, "Advanced settings")
+        _type(page, "Upscaler", "realesr-general-x4v3")
+        page.locator("#video-in input[type=file]").set_input_files(str(short))
+        page.wait_for_timeout(1500)
+        page.locator("#restore-video").click()
+        page.locator("#video-out video").first.wait_for(timeout=120_000)
+        page.locator("#video-summary").get_by_text("frames").wait_for(timeout=30_000)
+        page.locator("#video-in button[aria-label='Clear']").first.click()
+        page.locator("#video-in input[type=file]").set_input_files(str(long))
+        page.wait_for_timeout(1500)
+        page.locator("#restore-video").click()
+        page.get_by_text("frame ").first.wait_for(timeout=60_000)  # it runs: frames are counted
+        page.wait_for_timeout(1500)
+        page.locator("#stop-video").click()
+        status = page.locator("#status-video")
+        status.get_by_text("Stopped").wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        text = status.inner_text()
+        assert "Stopped at frame" in text and "failed" not in text, text
+        assert page.locator("#video-out video").count() == 0  # the earlier run's video is gone
+        assert "frames" not in page.locator("#video-summary").inner_text()
+        page.screenshot(path=str(tmp_path / "stopped.png"), full_page=True)
+    finally:
+        browser.close()
+        pw.stop()
