@@ -292,8 +292,7 @@ async def restore_video_endpoint(video: str | None, given: dict[str, Any], run: 
     file to download, metrics)."""
     src = _upload(video, "video", settings().max_video_mb)
     opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
-    crf = given.get("crf")
-    vopts = build_video_options(codec=given.get("codec"), crf=None if crf is None else int(round(float(crf))))
+    vopts = await asyncio.to_thread(_video_options, given)
     job = await asyncio.to_thread(host().video, src, given, opts, vopts)
     try:
         running = background.Background(job.run, "video-job")
@@ -582,6 +581,23 @@ def _second_upscaler() -> str | None:
     return next((m for m in catalogue.UPSCALERS if m != best and catalogue.usable(m)), best)
 
 
+def _video_options(given: dict[str, Any]) -> Any:
+    """The video options a visitor gave (an interpolation model by its catalogue id: a server's files are
+    not theirs to name), its model checked before any work."""
+    from restoration.jobs import check_interpolation_model
+    from restoration.refs import check_not_a_path
+
+    whole = {k: None if given.get(k) in (None, "") else int(round(float(given[k]))) for k in ("crf", "interpolate")}
+    fps = given.get("fps")
+    fps = None if fps in (None, "", 0) else float(fps)
+    model = given.get("interpolation_model") or None
+    if model is not None:
+        check_not_a_path(model, "interpolation_model")
+    vopts = build_video_options(codec=given.get("codec"), **whole, fps=fps, interpolation_model=model)
+    check_interpolation_model(vopts)
+    return vopts
+
+
 def _video_tab() -> tuple[Any, ...]:
     """The Video tab; returns its options panel (preset, controls, note)."""
     with gr.Tab("Video"), gr.Row():
@@ -591,6 +607,13 @@ def _video_tab() -> tuple[Any, ...]:
                 run = gr.Button("Restore video", variant="primary", size="lg", elem_id="restore-video")
                 stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop-video")
             panel = _options_panel("video", default_preset="video", images=False)
+            with gr.Accordion("Smoother motion (frame interpolation)", open=False, elem_id="interpolation"):
+                multiplier = _widget("interpolate", value=1, maximum=4, elem_id="interpolate")
+                with gr.Row():
+                    fps = gr.Number(label=field("fps").label, info=field("fps").hint, value=None, minimum=0,
+                                    maximum=field("fps").hi, elem_id="target-fps")
+                    rife = _widget("interpolation_model", value=field("interpolation_model").default,
+                                   choices=catalogue.menu_choices("interpolation"), elem_id="interpolation-model")
             with gr.Accordion("Video encoding", open=False):
                 codec = _widget("codec", field("codec").default)
                 crf = _widget("crf", value=field("crf").default)
@@ -601,7 +624,7 @@ def _video_tab() -> tuple[Any, ...]:
             video_metrics = gr.JSON(label="Metrics", visible=False)
             status = gr.Markdown(elem_id="status-video")
         event = _run_button(run, status, "video", api.RESTORE_VIDEO, fn=restore_video_endpoint,
-                            inputs=[video_in, panel[0], *panel[1], codec, crf],
+                            inputs=[video_in, panel[0], *panel[1], codec, crf, multiplier, fps, rife],
                             outputs=[video_out, video_file, video_metrics])
         event.then(words.video_summary, video_metrics, summary, api_visibility="private", queue=False)
         _stop_button(stop, event, status, "video")

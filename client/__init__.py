@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .api import BatchResult, ClientError, ImageResult, RestorationClient, VideoResult
+from .api import BatchResult, ClientError, Comparison, ImageResult, RestorationClient, VideoResult
 from .endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RESTORE_VIDEO",
     "BatchResult",
     "ClientError",
+    "Comparison",
     "ImageResult",
     "RestorationClient",
     "VideoResult",

@@ -9,6 +9,7 @@ from typing import Any
 
 from .endpoints import (
     ADD_MODEL,
+    COMPARE,
     LIST_MODELS,
     OPTION_PARAMS,
     REMOVE_MODEL,
@@ -51,6 +52,16 @@ class BatchResult:
     archive: Path | None
     report: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The same crop of a photo's centre through two upscalers: ``left`` and ``right`` (PNG files) and the
+    server's line saying which is which and how long each took."""
+
+    left: Path
+    right: Path
+    said: str
 
 
 def _options(given: dict[str, Any], extra: tuple[str, ...] = ()) -> list[Any]:
@@ -139,7 +150,8 @@ class RestorationClient:
 
     def restore_video(self, path: str | os.PathLike, **options: Any) -> VideoResult:
         """Restore one video file (audio kept). Options: those of ``restore_image`` plus ``codec``
-        (h264, h265, vp9, ffv1, png) and ``crf`` (0-51)."""
+        (h264, h265, vp9, ffv1, png), ``crf`` (0-51) and frame interpolation: ``interpolate`` (2, 3, 4...
+        times the frames) or ``fps`` (a target rate), with ``interpolation_model`` (default rife-4.26)."""
         from gradio_client import handle_file
 
         if not Path(path).is_file():
@@ -163,6 +175,20 @@ class RestorationClient:
             RESTORE_BATCH, [handle_file(str(p)) for p in paths], *_options(options)
         )
         return BatchResult(_path(archive), dict(report or {}), _gallery(gallery))
+
+    def compare_upscalers(self, path: str | os.PathLike, left: str, right: str,
+                          upscale: float | None = None) -> Comparison:
+        """Two upscalers (catalogue ids or added models' names) on the same crop of the photo's centre,
+        every other stage off: a cheap look before restoring the whole photo with one of them."""
+        from gradio_client import handle_file
+
+        if not Path(path).is_file():
+            raise ClientError(f"{path}: file not found")
+        pair, said = self._call(COMPARE, handle_file(str(path)), left, right, upscale)
+        sides = [_path(v) for v in pair] if isinstance(pair, (list, tuple)) else []
+        if len(sides) != 2 or None in sides:
+            raise ClientError(f"{COMPARE} returned no pictures")
+        return Comparison(sides[0], sides[1], str(said))
 
     def list_models(self) -> list[dict[str, Any]]:
         """The server's model catalogue (id, task, scale, license, source...), then its added models."""

@@ -25,7 +25,7 @@ OPTION_PARAMS: tuple[str, ...] = (
     "face", "face_fidelity", "face_mask", "denoise_model",
 )
 # /restore_video takes these after the options above.
-VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf")
+VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf", "interpolate", "fps", "interpolation_model")
 
 
 def field(name: str) -> Field:

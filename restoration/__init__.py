@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "BatchSummary": "batch",
     **dict.fromkeys(("restore_archive", "restore_folder", "restore_video"), "jobs"),
     "VideoResult": "video",
+    "interpolate": "interpolation",
 }
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "build_options",
     "build_video_options",
     "get_spec",
+    "interpolate",
     "list_models",
     "prepare",
     "read_image",

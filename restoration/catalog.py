@@ -7,58 +7,12 @@ Specs are data, not code paths: adding a model is adding one ``ModelSpec`` to ``
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
 from .errors import OptionError, UnknownModelError
-
-Task = Literal["super-resolution", "restoration", "colorization", "face-restoration", "face-detection", "face-parsing"]
+from .spec import ModelSpec, Task
 
 # Commit of leonelhs/realesrgan that public code pins; it holds the x2plus and general-x4v3 files.
 _LEONELHS_REV = "6907f85a9095e201ec4b3c7e91bbb66cdec0f04d"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One downloadable network.
-
-    ``architecture`` is the spandrel architecture id the weights must load as; a file that spandrel
-    detects as anything else is refused. ``sha256`` is the upstream release file's checksum where one
-    is known; where it is not (``None``) the first verified download's hash is recorded beside the
-    cached file and checked from then on. ``tile`` is the default tile edge in input pixels on a GPU
-    (0 = whole image); ``input_size`` is the fixed square size a colorization or face network runs at.
-    ``companions`` are small files that live beside the weights in the same Hub folder (a
-    ``config.json``); ``commercial_use`` is False where the licence forbids it (such a model is never a
-    default, and every surface that offers it says so).
-    """
-
-    id: str
-    task: Task
-    architecture: str
-    scale: int
-    hub_repo: str | None
-    filename: str
-    revision: str | None
-    sha256: str | None
-    license: str
-    supports_half: bool
-    supports_bf16: bool
-    source: str
-    description: str
-    size_bytes: int | None = None
-    tile: int = 512
-    input_size: int | None = None
-    companions: tuple[str, ...] = ()
-    commercial_use: bool = True
-    sha256_prefix: str | None = None  # where only the start of the upstream hash is known
-
-    @property
-    def label(self) -> str:
-        """The id, with "(non-commercial)" where the licence says so: what menus show."""
-        return self.id if self.commercial_use else f"{self.id} (non-commercial)"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _BUILTIN: tuple[ModelSpec, ...] = (
@@ -331,6 +285,29 @@ _DENOISERS: tuple[ModelSpec, ...] = (
     ),
 )
 
+_INTERPOLATORS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="rife-4.26",
+        task="interpolation",
+        architecture="RIFE",
+        scale=1,
+        hub_repo="Bash2X/RIFE-Models",
+        filename="RIFE_v4.26.zip",
+        revision="feaf6d11238b4a1e9f015a5d18c18df152affd20",
+        sha256=None,
+        member="train_log/flownet.pkl",
+        license="MIT (Practical-RIFE)",
+        supports_half=True,
+        supports_bf16=True,
+        source="hzwer/Practical-RIFE 4.26 (2024-09-21; its own downloads are Google Drive and Baidu only): the "
+               "train_log archive as mirrored in Bash2X/RIFE-Models at a pinned revision; only flownet.pkl is "
+               "read from it; hash recorded on first download",
+        description="RIFE 4.26 (IFNet, 5 blocks): the frames between two frames, for smoother motion "
+                    "and higher frame rates.",
+        tile=0,
+    ),
+)
+
 _lock = threading.Lock()
 _registry: dict[str, ModelSpec] = {}
 
@@ -346,7 +323,7 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-for _spec in (*_BUILTIN, *_FACES, *_DENOISERS):
+for _spec in (*_BUILTIN, *_FACES, *_DENOISERS, *_INTERPOLATORS):
     register(_spec)
 
 

@@ -69,14 +69,15 @@ class JobModels:
                                                 weights=weights)
             return self._models[role]
 
-    def check(self, monochrome: bool | None = None) -> None:
-        """Find (or download) the weights of every model the job needs (``recipe.needed_models``) before
-        any work. Nothing is loaded. Raises ``WeightsUnavailableError`` or ``ChecksumMismatchError``
-        for the first model missing, with ``option`` set to the option whose model it is and
-        ``missing`` listing every one the job lacks, and what ``models.locate`` raises."""
+    def check(self, monochrome: bool | None = None, more: list[tuple[str, str]] | tuple = ()) -> None:
+        """Find (or download) the weights of every model the job needs (``recipe.needed_models``) before any work,
+        and the (option, model) pairs of ``more`` (a video's interpolation model). Nothing is loaded. Raises
+        ``WeightsUnavailableError`` or ``ChecksumMismatchError`` for the first model missing, with ``option`` set to
+        the option whose model it is and ``missing`` listing every one the job lacks, and what ``models.locate``
+        raises."""
         first: WeightsUnavailableError | ChecksumMismatchError | None = None
         missing: list[tuple[str, str]] = []
-        for option, model_id in needed_models(self.options, monochrome):
+        for option, model_id in [*needed_models(self.options, monochrome), *more]:
             try:
                 self.located(model_id)
             except (WeightsUnavailableError, ChecksumMismatchError) as e:

@@ -187,6 +187,20 @@ def restore_archive(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def video_models(video: VideoOptions) -> list[tuple[str, str]]:
+    """(option, model) of the networks a video job needs besides its stages': the interpolation model."""
+    return [("interpolation_model", video.interpolation_model)] if video.interpolates else []
+
+
+def check_interpolation_model(video: VideoOptions) -> None:
+    """Read the interpolation model (on the CPU, cached) so that a file that is not RIFE is refused
+    before any frame. Raises ``ModelLoadError``."""
+    if video.interpolates:
+        from .interpolation import load_interpolator
+
+        load_interpolator(video.interpolation_model, "cpu", "fp32")
+
+
 def restore_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -200,16 +214,16 @@ def restore_video(
 ) -> VideoResult:
     """Restore the video ``src`` into ``dst`` (.mp4, .mkv, .mov or .webm) with the image stages.
 
-    Every frame keeps its timestamp (constant and variable rates, frame count and duration are the
-    source's); rotation metadata is copied, not applied; audio and subtitles are carried over. A
-    matching earlier run resumes from its finished segments. Every model is found before the first
-    frame; ``colorize="auto"`` is decided once, on the first frame. ``progress(fraction, message)``
-    gets frames done, fps and time left. Setting ``cancel`` stops at the next batch and raises
-    ``Cancelled`` (finished segments stay for a resume unless the caller removes them with
-    ``discard_parts``). ``executor`` runs the pieces (default ``LOCAL``; a
-    ``restoration.cluster.Cluster`` splits the video into its segments on Ray): same frames,
-    timestamps, size and audio. Raises ``OptionError`` (codec and container, output = input),
-    ``VideoReadError``, ``VideoWriteError``, and what ``restore_tensor`` raises.
+    Every frame keeps its timestamp (constant and variable rates, frame count and duration are the source's; with
+    frame interpolation, ``video.interpolate`` or ``video.fps``, frames are added at their exact moments and the
+    duration stays); rotation metadata is copied, not applied; audio and subtitles are carried over. A matching
+    earlier run resumes from its finished segments. Every model is found before the first frame; ``colorize="auto"``
+    is decided once, on the first frame. ``progress(fraction, message)`` gets frames done, fps and time left.
+    Setting ``cancel`` stops at the next batch and raises ``Cancelled`` (finished segments stay for a resume unless
+    the caller removes them with ``discard_parts``). ``executor`` runs the pieces (default ``LOCAL``; a
+    ``restoration.cluster.Cluster`` splits the video into its segments on Ray): same frames, timestamps, size and
+    audio. Raises ``OptionError`` (codec and container, output = input), ``VideoReadError``, ``VideoWriteError``,
+    and what ``restore_tensor`` raises.
     """
     if options is not None and not isinstance(options, RestoreOptions):
         raise OptionError(f"options must be RestoreOptions, got {type(options).__name__}")
@@ -218,7 +232,8 @@ def restore_video(
     info = check_video(src, dst, options, video)
     task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options))
     restorer = prepare(options)
-    restorer.check_models(task.monochrome)  # a missing model fails now, before any frame
+    restorer.check_models(task.monochrome, video_models(video))  # a missing model fails now, before any frame
+    check_interpolation_model(video)
     executor = executor or LOCAL
     if hasattr(executor, "fit"):
         task = executor.fit(task, restorer)

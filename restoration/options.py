@@ -113,6 +113,14 @@ VIDEO_FIELDS: tuple[Field, ...] = (
        "many seconds of video", lo=0.5, hi=3600, step=0.5),
     _f("stabilize", bool, True, "Stabilize", "temporal smoothing of colour (colorize) and static areas "
        "(denoise)"),
+    _f("interpolate", int, 1, "Frame-rate multiplier", "frame interpolation: N times the frames (2, 3, 4...; "
+       "1 = off), each in-between frame drawn at its exact moment", lo=1, hi=8, step=1,
+       hint="2: twice the frames (12 → 24 fps); 1: off"),
+    _f("fps", float, None, "Target frame rate", "frame interpolation to this frame rate (16 → 24 for 8 mm "
+       "film, 25 → 50, 24 → 60); instead of interpolate", lo=1, hi=240, step=1,
+       hint="empty: keep the frame rate (or use the multiplier)"),
+    _f("interpolation_model", str, "rife-4.26", "Interpolation model", "frame interpolation network: "
+       "rife-4.26, a RIFE 4.25/4.26 flownet.pkl file or hf:owner/repo/file"),
 )
 FIELDS: dict[str, Field] = {f.name: f for f in (*IMAGE_FIELDS, *VIDEO_FIELDS)}
 _D = {name: f.default for name, f in FIELDS.items()}  # the dataclasses' defaults come from FIELDS
@@ -202,7 +210,8 @@ class RestoreOptions:
 class VideoOptions:
     """How a video is encoded and how the work is cut (see ``VIDEO_FIELDS``): ``codec``, ``crf`` for
     the lossy codecs, ``speed`` (the x264/x265 preset), ``batch`` frames per pass, ``segment_seconds``
-    (resume granularity) and ``stabilize`` (temporal smoothing of chroma and static luma)."""
+    (resume granularity), ``stabilize`` (temporal smoothing of chroma and static luma), and frame
+    interpolation: ``interpolate`` (a multiplier) or ``fps`` (a target rate), with ``interpolation_model``."""
 
     codec: str = _D["codec"]
     crf: int = _D["crf"]
@@ -210,10 +219,35 @@ class VideoOptions:
     batch: int = _D["batch"]
     segment_seconds: float = _D["segment_seconds"]
     stabilize: bool = _D["stabilize"]
+    interpolate: int = _D["interpolate"]
+    fps: float | None = _D["fps"]
+    interpolation_model: str = _D["interpolation_model"]
 
     def __post_init__(self) -> None:
         for f in VIDEO_FIELDS:
-            _check(self, f)
+            if f.name != "interpolation_model":
+                _check(self, f)
+        if self.fps is not None and self.interpolate != 1:
+            raise OptionError(f"interpolate={self.interpolate} and fps={self.fps:g} both set the frame rate: give "
+                              "one of them")
+        m = self.interpolation_model
+        if not isinstance(m, str) or not m.strip():
+            raise OptionError(f"interpolation_model={m!r} must be a model id, a file or hf:owner/repo/file")
+        if m.startswith("hf:") or looks_like_file(m):
+            check_ref(m, "interpolation_model")
+        else:
+            try:
+                spec = get_spec(m, "interpolation")
+            except UnknownModelError as e:
+                raise OptionError(f"interpolation_model: {e}; or give a RIFE flownet.pkl file or "
+                                  "hf:owner/repo/file") from None
+            if spec.task != "interpolation":
+                raise wrong_kind(f"interpolation_model={m!r}", spec.task, "interpolation")
+
+    @property
+    def interpolates(self) -> bool:
+        """Whether frames are made between the video's own (``interpolate`` above 1, or ``fps``)."""
+        return self.interpolate > 1 or self.fps is not None
 
     @property
     def suffix(self) -> str:

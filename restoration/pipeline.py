@@ -121,9 +121,9 @@ class Restorer:
     def located(self, model_id: str) -> ResolvedWeights:
         return self.models.located(model_id)
 
-    def check_models(self, monochrome: bool | None = None) -> None:
-        """Every model the job needs, found before any work (``JobModels.check``)."""
-        self.models.check(monochrome)
+    def check_models(self, monochrome: bool | None = None, more: list[tuple[str, str]] | tuple = ()) -> None:
+        """Every model the job needs (and those of ``more``), found before any work (``JobModels.check``)."""
+        self.models.check(monochrome, more)
 
     def preload(self, monochrome: bool | None = None) -> None:
         self.models.preload(monochrome)

@@ -92,13 +92,14 @@ class ProgressLine:
     done; from then on the job's own pace says it."""
 
     def __init__(self, fn: ProgressFn | None, total: int, resumed: int = 0, suffix: str = "",
-                 expected: float | None = None, note: str = "") -> None:
+                 expected: float | None = None, note: str = "", per: float = 1.0) -> None:
         self.fn, self.total, self.resumed, self.suffix = fn, total, resumed, suffix
-        self.expected, self.note = expected, note
+        self.expected, self.note, self.per = expected, note, per
         self.t0 = time.perf_counter()
 
     def update(self, done: int) -> None:
-        """``done`` frames of the job are finished (resumed ones included)."""
+        """``done`` of the video's frames are finished (resumed ones included); the line counts the frames
+        written, ``per`` of them for each of the video's (frame interpolation makes more)."""
         if self.fn is None:
             return
         elapsed = time.perf_counter() - self.t0
@@ -108,5 +109,6 @@ class ProgressLine:
             eta = f" · {about((top - done) / rate)} left"
         else:
             eta = "" if self.expected is None else f" · {about(max(0.0, self.expected - elapsed))} left{self.note}"
-        fps = f" · {rate:.1f} fps" if rate > 0 else ""
-        self.fn(min(0.99, done / max(1, top)), f"frame {done}/{top}{fps}{eta}{self.suffix}")
+        fps = f" · {rate * self.per:.1f} fps" if rate > 0 else ""
+        shown, of = round(done * self.per), round(top * self.per)
+        self.fn(min(0.99, done / max(1, top)), f"frame {shown}/{of}{fps}{eta}{self.suffix}")

@@ -19,7 +19,7 @@ from . import config
 from .catalog import get_spec
 from .errors import OptionError, UnknownModelError
 
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".ckpt")
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".ckpt", ".pkl")  # .pkl: RIFE's flownet.pkl
 _HUB = re.compile(r"^hf:(?P<repo>[\w.-]+/[\w.-]+)/(?P<file>[^@]+?)(?:@(?P<rev>[\w.-]+))?$")
 
 
@@ -49,7 +49,7 @@ def check_suffix(name: str, given: str) -> None:
         raise OptionError(f"{given}: .pt files are TorchScript programs, which run code when loaded; use the "
                           "model as .safetensors (safest) or .pth")
     if suffix not in WEIGHT_SUFFIXES:
-        raise OptionError(f"{given}: a model file must be .safetensors, .pth or .ckpt (got "
+        raise OptionError(f"{given}: a model file must be .safetensors, .pth or .ckpt (RIFE: .pkl; got "
                           f"{suffix or 'no extension'})")
 
 

@@ -21,8 +21,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -117,7 +119,7 @@ def local_candidates(spec: ModelSpec) -> list[Path]:
     root = models_dir()
     if root is None or spec.id.startswith("hf:"):
         return []
-    base = Path(spec.filename).name
+    base = Path(spec.member or spec.filename).name
     if spec.companions:  # a folder of files (weights and config): <id>/ or the upstream layout
         return [root / spec.id / base]
     names = [f"{spec.id}.safetensors", f"{spec.id}.pth", f"{spec.id}{Path(base).suffix}", base]
@@ -131,14 +133,13 @@ def _hint(spec: ModelSpec) -> str:
     if spec.companions:
         where = f"{', '.join((Path(spec.filename).name, *spec.companions))} in $RESTORATION_MODELS_DIR/{spec.id}/"
     else:
-        where = f"{Path(spec.filename).name} (or {spec.id}.safetensors) in $RESTORATION_MODELS_DIR"
+        own = Path(spec.member or spec.filename)
+        where = f"{own.name} (or {spec.id}{own.suffix if spec.member else '.safetensors'}) in $RESTORATION_MODELS_DIR"
     return f"run `python -m restoration models download {spec.id}` on a connected machine, or put {where}"
 
 
 def _expected_hash(spec: ModelSpec) -> str | None:
-    if spec.sha256:
-        return spec.sha256
-    return _read_records().get(spec.id)
+    return spec.sha256 or _read_records().get(spec.id)
 
 
 def _record_path() -> Path:
@@ -242,18 +243,46 @@ def resolve(model_id: str, *, allow_download: bool = True) -> ResolvedWeights:
     if cached is not None:
         bad = _check(spec, cached)
         if bad is None:
-            return ResolvedWeights(spec.id, cached, "cache")
+            return ResolvedWeights(spec.id, unpacked(spec, cached), "cache")
         if is_offline() or not allow_download:
             raise ChecksumMismatchError(
                 f"cached weights {cached} for {spec.id} are corrupt: sha256 {bad}, expected "
                 f"{_expected_hash(spec)}; delete the file and {_hint(spec)}"
             )
         log.warning("cached %s has the wrong checksum; downloading it again", cached)
-        return ResolvedWeights(spec.id, download(spec.id, force=True), "download")
+        return ResolvedWeights(spec.id, unpacked(spec, download(spec.id, force=True)), "download")
 
     if not allow_download:
         raise WeightsUnavailableError(f"weights for {spec.id} are not available locally: {_hint(spec)}")
-    return ResolvedWeights(spec.id, download(spec.id), "download")
+    return ResolvedWeights(spec.id, unpacked(spec, download(spec.id)), "download")
+
+
+def unpacked(spec: ModelSpec, path: Path) -> Path:
+    """``path``, or for a spec with a ``member`` that member of the (checked) zip ``path``, unpacked once
+    into ``<hub cache>/restoration-unpacked/<id>/`` (under a temporary name, then renamed). Raises
+    ``WeightsUnavailableError`` when the archive is not a zip or lacks the member."""
+    if not spec.member:
+        return path
+    dst = hub_cache_dir() / "restoration-unpacked" / spec.id / Path(spec.member).name
+    stamp, st = dst.with_name(dst.name + ".from"), path.stat()
+    source = f"{path.resolve()} {st.st_size} {st.st_mtime_ns}"
+    if dst.is_file() and stamp.is_file() and stamp.read_text() == source:
+        return dst
+    where = f"{spec.hub_repo}/{spec.filename} for {spec.id}"
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n == spec.member or n.endswith("/" + Path(spec.member).name)]
+            if not names:
+                raise WeightsUnavailableError(f"{where} holds no {spec.member}; {_hint(spec)}")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
+            with z.open(sorted(names, key=len)[0]) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+    except zipfile.BadZipFile as e:
+        raise WeightsUnavailableError(f"{where} is not a zip archive ({e}); {_hint(spec)}") from e
+    os.replace(tmp, dst)
+    stamp.write_text(source)
+    return dst
 
 
 def download(model_id: str, *, force: bool = False) -> Path:

@@ -202,10 +202,10 @@ class Calls:
         """``task`` with segments no longer than one call holds (warm-up included), sized once (the job's
         ``restorer`` loads its models here, before any call). Raises ``RestorationError`` when not even
         one frame fits."""
-        from .video.plan import WARMUP_FRAMES, out_size
+        from .video.plan import extra_frames, out_size
 
         ms, weights, fit = self._sized(task, restorer)
-        warm = WARMUP_FRAMES if task.temporal else 0
+        warm = extra_frames(task)
         if fit - warm < 1:
             w, h = out_size(task.info, task.options)
             raise _too_long(f"one frame of {task.src.name} (to {w}x{h})", reference.estimate(ms, 1 + warm).seconds)
@@ -217,6 +217,12 @@ class Calls:
         weights, costed = _ready(restorer, task.monochrome)
         parts = reference.frame_ms(task.options, task.info.width, task.info.height,
                                    monochrome=bool(task.monochrome), models=costed, video=True)
+        if task.video.interpolates:
+            from .video.plan import out_size
+
+            timing = task.retiming
+            parts["interpolate"] = reference.interpolation_ms(*out_size(task.info, task.options),
+                                                              max(0.0, float(timing.out_rate / timing.rate) - 1))
         ms = sum(parts.values())
         return ms, weights, reference.frames_per_call(ms, weights, self.max_s)
 

@@ -77,7 +77,7 @@ def test_command_line_and_app_take_a_denoiser(server, photo, tmp_path, capsys):
                  "--denoise-model", "drunet-color", "--colorize", "off", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"]["denoise"] == "drunet-color"
     with RestorationClient(server, download_dir=tmp_path / "dl") as c:
-        r = c.restore_image(src, preset="digital", denoise_model="scunet-real", upscale=1,
+        r = c.restore_image(src, preset="digital", denoise=10, denoise_model="scunet-real", upscale=1,
                             model="realesr-general-x4v3")
     assert r.metrics["models"]["denoise"] == "scunet-real" and r.metrics["stages"][0] == "denoise"
     assert np.asarray(Image.open(r.path)).shape[:2] == (48, 64)

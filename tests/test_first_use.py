@@ -282,3 +282,19 @@ def test_rest_calls_may_leave_options_out_and_get_reasons(server, tmp_path, phot
     assert kind == "error" and out["error"] == "No image given: upload one first."
     kind, out = _rest(server, "restore_image", [image, "none", "big"])
     assert kind == "error" and "expected a number from 0 to 8, got 'big'" in out["error"]
+
+
+# --- comparing two upscalers -----------------------------------------------------------------------
+def test_two_upscalers_compared_on_the_same_crop_through_the_client(server, without, photo, tmp_path):
+    without("realesrgan-x2plus.pth")
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        cmp = c.compare_upscalers(tmp_path / "a.png", "realesrgan-x4plus", "realesr-general-x4v3", upscale=2)
+        with pytest.raises(ClientError, match="choose an upscaler on each side"):
+            c.compare_upscalers(tmp_path / "a.png", "realesrgan-x4plus", "")
+        with pytest.raises(ClientError, match="not available on this server"):
+            c.compare_upscalers(tmp_path / "a.png", "realesrgan-x4plus", "realesrgan-x2plus")
+    left, right = Image.open(cmp.left), Image.open(cmp.right)
+    assert left.size == right.size == (128, 96)  # the whole small photo, x2 on both sides
+    assert np.abs(np.asarray(left, np.int16) - np.asarray(right, np.int16)).max() > 0  # two different models
+    assert cmp.said.startswith("Left: realesrgan-x4plus: ") and " · right: realesr-general-x4v3: " in cmp.said

@@ -48,10 +48,13 @@ def test_one_duration_formatter_and_one_progress_type():
 
 def test_the_stage_order_and_the_colorize_rule_are_written_once():
     """Only the stage table says when each stage runs (the plan, the estimates and the models a job needs
-    read it), and only ``RestoreOptions.colorizes`` says when colour is added."""
+    read it), only ``RestoreOptions.denoises`` when denoising may run (a strength or "auto"), and only
+    ``RestoreOptions.colorizes`` when colour is added."""
     rules = [p.relative_to(ROOT).as_posix() for p in SOURCES
-             if all(rule in p.read_text() for rule in ("denoise > 0", "does_superres", "sharpen > 0"))]
+             if all(rule in p.read_text() for rule in ("o.denoises", "does_superres", "sharpen > 0"))]
     assert rules == ["restoration/recipe.py"], rules
+    denoise = [p.relative_to(ROOT).as_posix() for p in SOURCES if "self.denoise > 0" in p.read_text()]
+    assert denoise == ["restoration/options.py"], denoise
     colour = [p.relative_to(ROOT).as_posix() for p in SOURCES
               if re.search(r'colorize == "auto" and (bool\()?monochrome', p.read_text())]
     assert colour == ["restoration/options.py"], colour

@@ -137,3 +137,33 @@ def test_importing_the_client_leaves_torch_out(tmp_path):
             "assert restoration.__version__ and restoration.options.FIELDS['upscale'].hi == 8\n")
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=120)
+
+
+def _smooth_photo(h: int = 96, w: int = 128) -> np.ndarray:
+    """Gradients, a wave and two flat shapes: a picture with no noise of its own."""
+    import cv2
+
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx / w, yy / h, 0.5 + 0.4 * np.sin(xx / 9) * np.cos(yy / 7)], -1).astype(np.float32)
+    cv2.circle(img, (40, 50), 20, (0.9, 0.2, 0.1), -1)
+    cv2.rectangle(img, (80, 20), (115, 70), (0.1, 0.3, 0.8), -1)
+    return (img * 255).astype(np.uint8)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_auto_denoise_keeps_a_clean_photo_and_cleans_a_noisy_one(server, tmp_path):
+    clean = _smooth_photo()
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(clean).save(tmp_path / "clean.png")
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        kept = c.restore_image(tmp_path / "clean.png", preset="none", denoise="auto", upscale=0)
+        cleaned = c.restore_image(tmp_path / "noisy.png", preset="none", denoise="auto", upscale=0)
+    assert kept.metrics["denoise_strength"] == 0 and _psnr(np.asarray(Image.open(kept.path)), clean) >= 40
+    assert cleaned.metrics["denoise_strength"] > 0 and cleaned.metrics["stages"] == ["denoise"]
+    before, after = _psnr(noisy, clean), _psnr(np.asarray(Image.open(cleaned.path).convert("RGB")), clean)
+    assert after >= before + 3, (before, after)

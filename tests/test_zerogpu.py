@@ -231,3 +231,30 @@ def test_golden_video_and_batch_in_zerogpu_calls(tmp_path, zero, monkeypatch):
     restore_folder(golden.make_pictures(tmp_path / "pics"), tmp_path / "done", golden.PICTURES,
                    executor=zerogpu.Calls())
     golden.check(golden.video_frames(out), golden.batch_pixels(tmp_path / "done"))
+
+
+def test_frame_interpolation_in_calls_gives_the_local_frames_and_is_costed(tmp_path, zero, monkeypatch):
+    """Pieces in several calls, each with its look-ahead frame for its last gap: the frames of one local
+    run; the declared time counts the frames made."""
+    from dataclasses import replace
+
+    from . import golden
+    from .test_interpolation import PLAIN
+
+    weights = tmp_path / "flownet.pkl"
+    torch.manual_seed(0)
+    from restoration.interpolation.ifnet import IFNet
+
+    torch.save(IFNet().state_dict(), weights)
+    src = golden.make_video(tmp_path / "in.mkv")
+    video = VideoOptions(codec="ffv1", segment_seconds=0.5, interpolate=2, interpolation_model=str(weights))
+    local = frames_of(restore_video(src, tmp_path / "local.mkv", PLAIN, video).path)
+    monkeypatch.setenv("RESTORATION_GPU_TIME_SCALE", "600")
+    res = restore_video(src, tmp_path / "zero.mkv", PLAIN, video, executor=zerogpu.Calls())
+    calls = _calls(zero, "_piece_call")
+    assert res.metrics["gpu_calls"] == len(calls) >= 2
+    out = frames_of(res.path)
+    assert out[1] == local[1] and all(np.array_equal(a, b) for a, b in zip(out[0], local[0]))
+    plain = restore_video(src, tmp_path / "plain.mkv", PLAIN, replace(video, interpolate=1),
+                          executor=zerogpu.Calls())
+    assert plain.metrics["gpu_calls"] <= res.metrics["gpu_calls"]  # the frames made cost time too

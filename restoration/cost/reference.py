@@ -42,6 +42,10 @@ FACE_FRAME_MS = 30.0  # detection of one frame (YuNet on the CPU, a few scales)
 FACE_MS = 60.0  # one face through its network and the paste
 FACES_PER_FRAME = 2  # faces assumed per picture
 SHARPEN_MS_PER_MP = 5.0
+# RIFE 4.26, one in-between frame: not measured on the reference GPU (no GPU was lent when it was added), a
+# stated guess: 27 GFLOP a megapixel (0.3 ms at the reference rate), its full-size warps and resizes
+# memory-bound (about 2 ms a megapixel), and some 200 small kernels a frame (2 ms).
+INTERPOLATION_FRAME_MS, INTERPOLATION_MS_PER_MP = 2.0, 2.0
 ENCODE_MS_PER_MP = 15.0  # decoding and encoding a video frame, per output megapixel (CPU)
 METRICS_MS_PER_MP = 150.0  # an image's metrics (SSIM, PSNR, sharpness), per output megapixel (CPU)
 
@@ -131,6 +135,13 @@ def frame_ms(options: RestoreOptions, width: int, height: int, *, monochrome: bo
         out_mp = w * h / 1e6 * (options.upscale ** 2 if stage.name == "superres" else 1)
     parts["io"] = out_mp * (ENCODE_MS_PER_MP if video else METRICS_MS_PER_MP)
     return parts
+
+
+def interpolation_ms(width: int, height: int, made_per_frame: float) -> float:
+    """Reference-GPU ms frame interpolation adds to each of the video's frames of ``width`` x ``height``
+    (after the stages), ``made_per_frame`` frames drawn for each, its features computed once."""
+    one = INTERPOLATION_FRAME_MS + INTERPOLATION_MS_PER_MP * width * height / 1e6
+    return one * (made_per_frame + 0.25)
 
 
 def _unit_ms(stage: str, options: RestoreOptions, models: dict[str, Any]) -> float:

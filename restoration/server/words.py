@@ -21,6 +21,8 @@ _MISSING = {  # option -> (what is missing, what the visitor can do)
     "face": ("The face model {}", "set Faces to off to restore without it"),
     "face_mask": ("The face-parsing model", "set Face mask to box"),
     "color_model": ("The colorizer {}", "set Colorize to off to restore without it"),
+    "interpolation_model": ("The frame interpolation model {}", "set the frame-rate multiplier to 1 and the "
+                            "target frame rate to empty"),
 }
 
 

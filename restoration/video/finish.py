@@ -83,7 +83,17 @@ def video_metrics(task: VideoTask, stats: PieceStats, resumed: int, elapsed: flo
         "compared_with": "input frames resized (one frame per second sampled)",
         "stabilized": task.stabilized, "scene_cuts": stats.cuts,
         **({"faces": faces} if task.options.face != "off" else {}),
+        **(interpolation_metrics(task, stats) if task.video.interpolates else {}),
     }
+
+
+def interpolation_metrics(task: VideoTask, stats: PieceStats) -> dict[str, Any]:
+    """What frame interpolation did: the rates, the frames it drew and those it repeated (at scene cuts
+    and after the last frame, so the length stays), and the network."""
+    timing = task.retiming
+    return {"interpolation": {"model": task.video.interpolation_model, "fps_in": float(timing.rate),
+                              "fps_out": float(timing.out_rate), "frames_written": stats.written,
+                              "made": stats.made, "repeated": stats.repeated}}
 
 
 def join_segments(task: VideoTask, segments: int, progress: ProgressFn | None, keep_parts: bool) -> dict[str, int]:

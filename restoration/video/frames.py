@@ -4,7 +4,8 @@ A ``Frame`` is one decoded picture with its place (``index``, ``pts``), what the
 scene ``cut`` starts here, it is ``interlaced``) and whether it is written: a ``warmup`` frame (before a
 piece, restored only to prime temporal state) and a ``lookahead`` frame (after a piece, decoded only so
 that a pass can see past the piece's end) are not. After the stages it carries its ``restored``
-picture as well.
+picture as well. A frame ``made`` by frame interpolation carries the index of the frame before it,
+and its own timestamp (in the output's time base, like every frame after that pass).
 
 A ``Pass`` sees the frames in order, one at a time: it keeps its own state, says how many frames it
 looks ``behind`` and ``ahead`` (the plan decodes that many around each piece), may hold frames back and
@@ -34,6 +35,7 @@ class Frame:
     cut: bool = False
     interlaced: bool = False
     restored: Any = None
+    made: bool = False  # drawn between two frames (frame interpolation); ``index`` is the frame before it
 
     @property
     def written(self) -> bool:

@@ -1,12 +1,12 @@
 """A piece of a video job: one stretch of frames through one ``Restorer``, owning all temporal state.
 
-``run_piece`` is the whole of a video's way, in order: decode (a thread) → the passes before the
-stages (scene cuts) → the stages, in batches → the passes after them (the stabiliser) → encode (a
-thread), joined by small bounded queues and lazy generators, so memory stays bounded whatever the
-length. The piece's temporal state (the cut detector, the stabiliser, the face tracks and their parsed
-masks) is made for it and dies with it, so pieces run one after another on one worker never see each
-other's. Warm-up frames before the piece and look-ahead frames after it go through the passes that
-need them and are never written. It returns ``PieceStats``, which add up over the pieces of a job.
+``run_piece`` is the whole of a video's way, in order: decode (a thread) → the passes before the stages (scene cuts)
+→ the stages, in batches → the passes after them (the stabiliser, frame interpolation) → encode (a thread), joined
+by small bounded queues and lazy generators, so memory stays bounded whatever the length. The piece's temporal state
+(the cut detector, the stabiliser, the face tracks and their parsed masks, the frame held for interpolation) is made
+for it and dies with it, so pieces run one after another on one worker never see each other's. Warm-up frames before
+the piece and look-ahead frames after it go through the passes that need them and are never written. It returns
+``PieceStats``, which add up over the pieces of a job.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..stages import is_monochrome
 from .cuts import CutDetector
 from .decode import FrameReader
 from .frames import Frame, Pass, through
+from .interpolate import Interpolation
 from .plan import Piece, VideoTask
 from .segments import SegmentEncoder, SegmentWriter
 from .stabilize import TemporalStabilizer
@@ -35,7 +36,10 @@ from .stabilize import TemporalStabilizer
 class PieceStats:
     """What a piece did, in numbers that add up over a job's pieces (``+``)."""
 
-    frames: int = 0  # frames restored and written
+    frames: int = 0  # the video's frames restored and written (with frame interpolation: those that own a gap)
+    written: int = 0  # frames written to the output (with frame interpolation, the made ones too)
+    made: int = 0  # frames drawn by frame interpolation
+    repeated: int = 0  # in-between moments that repeat an original (at a scene cut, after the last frame)
     warmup: int = 0  # frames restored only to prime the temporal state
     segments: int = 0  # segment files finished
     bad_packets: int = 0
@@ -62,6 +66,16 @@ class PieceStats:
         return total
 
 
+def interpolation_for(task: VideoTask, restorer) -> Interpolation | None:
+    """Frame interpolation after the stages, on the job's device and in its precision, when asked for."""
+    if not task.video.interpolates:
+        return None
+    from ..interpolation import load_interpolator
+
+    net = load_interpolator(task.video.interpolation_model, str(restorer.device), task.options.precision)
+    return Interpolation(net, task.retiming)
+
+
 def stabilizer_for(task: VideoTask) -> TemporalStabilizer | None:
     """Chroma smoothing where colour is invented (colorize), static-luma smoothing after denoise."""
     if not task.stabilized:
@@ -77,8 +91,11 @@ class _Piece:
         self.stats = PieceStats()
         self.cuts = CutDetector()
         stabilizer = stabilizer_for(task)
-        self.before: list[Pass] = [self.cuts] if task.temporal else []
+        self.before: list[Pass] = [self.cuts] if task.finds_cuts else []
         self.after: list[Pass] = [stabilizer] if stabilizer is not None else []
+        self.interpolation = interpolation_for(task, restorer)
+        if self.interpolation is not None:
+            self.after.append(self.interpolation)
         self.tracker = FaceTracker() if task.options.face != "off" else None
         self.monochrome = task.monochrome
         self.sample_every = max(1, round(task.info.fps or 25.0))
@@ -119,22 +136,31 @@ class _Piece:
 
     def write(self, frames: Iterable[Frame], writer: SegmentWriter) -> None:
         """The frames written (warm-up and look-ahead frames counted, not written), each a sampled
-        one a second for the metrics; ``on_frames`` told after every batch."""
-        s = self.stats
+        one a second for the metrics; ``on_frames`` told after every batch of the video's frames."""
+        s, pending = self.stats, None
         for frame in frames:
             if frame.warmup:
                 s.warmup += 1
             if not frame.written:
                 continue
-            rgb = to_uint8(frame.restored[None])[0]
-            if frame.index % self.sample_every == 0:
-                self._sample(frame.pixels, rgb)
-            writer.write(rgb, frame.pts)
+            if pending is not None:  # written once it is known whether the next frame is also its own
+                self._put(writer, *pending, last_of_its_own=frame.index != pending[0].index)
+            pending = (frame, to_uint8(frame.restored[None])[0])
+        if pending is not None:
+            self._put(writer, *pending, last_of_its_own=True)
+        if self.on_frames:
+            self.on_frames(s.frames)
+
+    def _put(self, writer: SegmentWriter, frame: Frame, rgb: np.ndarray, last_of_its_own: bool) -> None:
+        s = self.stats
+        if not frame.made and frame.index % self.sample_every == 0:
+            self._sample(frame.pixels, rgb)
+        writer.write(rgb, frame.pts, frame.index, last_of_its_own)
+        s.written += 1
+        if last_of_its_own:
             s.frames += 1
             if self.on_frames and s.frames % self.task.video.batch == 0:
                 self.on_frames(s.frames)
-        if self.on_frames:
-            self.on_frames(s.frames)
 
     def _sample(self, rgb_in: np.ndarray, rgb: np.ndarray) -> None:
         f = rgb.astype(np.float32) / 255
@@ -152,8 +178,10 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
     run = _Piece(task, piece, restorer, on_frames)
     depth = max(4, 2 * task.video.batch)
     reader = FrameReader(task.src, piece.window, run.stop, depth)
-    writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, task.info.time_base, task.info.rate,
-                                          task.segment_frames, piece.first_segment), run.stop, depth)
+    timing = task.retiming
+    time_base, rate = (timing.out_time_base, timing.out_rate) if timing else (task.info.time_base, task.info.rate)
+    writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, time_base, rate, task.segment_frames,
+                                          piece.first_segment), run.stop, depth)
     reader.start()
     writer.start()
     try:
@@ -161,7 +189,7 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
         for step in run.before:  # scene cuts
             frames = through(step, frames)
         frames = run.restored(frames)  # the stages
-        for step in run.after:  # the stabiliser
+        for step in run.after:  # the stabiliser, frame interpolation
             frames = through(step, frames)
         run.write(_until_cancelled(frames, cancel, task, piece, run.stats), writer)  # encode
         run.stats.segments = writer.finish() - piece.first_segment
@@ -175,6 +203,8 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
     run.stats.bad_packets = reader.bad_packets
     run.stats.tracks = run.tracker.started if run.tracker is not None else 0
     run.stats.cuts = run.cuts.cuts
+    if run.interpolation is not None:
+        run.stats.made, run.stats.repeated = run.interpolation.made, run.interpolation.repeated
     return run.stats
 
 

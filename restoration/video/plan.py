@@ -26,11 +26,14 @@ from ..options import CODECS, RestoreOptions, VideoOptions
 from ..progress import ProgressFn, ProgressLine
 from .cuts import CutDetector
 from .decode import Window
+from .interpolate import Interpolation, Retiming
 from .probe import VideoInfo, open_video, probe
 from .segments import fingerprint, prepare_work_dir, segment_name, work_dir
 
 WARMUP_FRAMES = 8  # frames restored before a piece (and not kept) when the job has temporal state
 LOOKAHEAD_FRAMES = CutDetector.ahead  # frames decoded after a piece (and not kept): the cut detector's
+# With frame interpolation, a piece's last gap needs the next frame, and the cut detector one past it.
+INTERPOLATION_LOOKAHEAD = CutDetector.ahead + Interpolation.ahead
 
 
 def out_size(info: VideoInfo, options: RestoreOptions) -> tuple[int, int]:
@@ -60,6 +63,13 @@ def check_video(src: Path, dst: Path, options: RestoreOptions, video: VideoOptio
     except OSError as e:
         raise VideoWriteError(f"{dst}: cannot create the output folder ({e})") from e
     return info
+
+
+def extra_frames(task: VideoTask) -> int:
+    """Frames a piece restores besides its own: warm-up before it and look-ahead after it."""
+    if task.video.interpolates:
+        return (WARMUP_FRAMES if task.temporal else CutDetector.behind) + INTERPOLATION_LOOKAHEAD
+    return WARMUP_FRAMES if task.temporal else 0  # the look-ahead is only decoded
 
 
 def first_frame_monochrome(src: Path, options: RestoreOptions) -> bool | None:
@@ -121,6 +131,18 @@ class VideoTask:
     def colorized(self) -> bool:
         o = self.options
         return o.colorize == "on" or (o.colorize == "auto" and self.monochrome is not False)
+
+    @property
+    def retiming(self) -> Retiming | None:
+        """When the output's frames are, where frame interpolation changes it (None: the input's)."""
+        v = self.video
+        return Retiming.make(self.info.time_base, self.info.rate, v.interpolate, v.fps) if v.interpolates else None
+
+    @property
+    def finds_cuts(self) -> bool:
+        """Whether scene cuts are looked for: the stabiliser, the face tracks and frame interpolation
+        must not reach across one."""
+        return self.temporal or self.video.interpolates
 
     @property
     def temporal(self) -> bool:
@@ -203,8 +225,9 @@ class VideoPlan:
         self.task, self.per = task, task.segment_frames
         first_missing = task.start_work()
         self.times = frame_times(task.src)
-        self.warmup = WARMUP_FRAMES if task.temporal else 0
-        self.lookahead = LOOKAHEAD_FRAMES if task.temporal else 0
+        self.warmup = WARMUP_FRAMES if task.temporal else CutDetector.behind if task.finds_cuts else 0
+        self.lookahead = (INTERPOLATION_LOOKAHEAD if task.video.interpolates else LOOKAHEAD_FRAMES
+                          if task.temporal else 0)
         if self.times is None:  # one piece: the rest of the video, from its first missing segment
             self.count, self.segments, self.missing = None, None, [first_missing]
         else:
@@ -258,15 +281,27 @@ class VideoPlan:
                       (times[first], times[start], at(end), at(stop)))
 
     def restored(self, piece: Piece) -> int:
-        """The frames ``piece`` takes through the stages (its warm-up included)."""
+        """The frames ``piece`` takes through the stages (its warm-up included, and its look-ahead where
+        frame interpolation needs it restored)."""
         w = piece.window
         end = w.end if w.end is not None else self.total
-        return max(0, end - w.first)
+        ahead = (w.stop if w.stop is not None else self.total) - end if self.task.video.interpolates else 0
+        return max(0, end - w.first + ahead)
 
     def line(self, fn: ProgressFn | None, suffix: str = "", expected: float | None = None, note: str = ""
              ) -> ProgressLine:
-        """The job's progress line, from the frames already done."""
-        return ProgressLine(fn, self.total, self.resumed, suffix, expected, note)
+        """The job's progress line, from the frames already done, counting the frames written."""
+        return ProgressLine(fn, self.total, self.resumed, suffix, expected, note, per=self.written_per_frame)
+
+    @property
+    def written_per_frame(self) -> float:
+        """Frames written for each of the video's (1 without frame interpolation)."""
+        timing = self.task.retiming
+        if timing is None:
+            return 1.0
+        if self.times is not None and self.count:
+            return timing.count(self.times) / self.count
+        return float(timing.out_rate / timing.rate)
 
     def result(self, stats: Any, **extra: Any) -> VideoRun:
         """The run of this plan once its pieces' ``stats`` are added up."""

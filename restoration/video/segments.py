@@ -74,7 +74,9 @@ def _encoder_options(video: VideoOptions) -> dict[str, str]:
 
 
 class SegmentEncoder:
-    """Writes frames into numbered segment files, each closed and renamed when full."""
+    """Writes frames into numbered segment files, each closed and renamed when full. Segment ``k`` holds
+    the frames of the video's frames ``k * segment_frames`` to ``(k + 1) * segment_frames`` (excluded)
+    and the frames made after them (frame interpolation): a frame's ``index`` says whose it is."""
 
     def __init__(self, work: Path, dst: Path, video: VideoOptions, time_base: Fraction, rate: Fraction,
                  segment_frames: int, first_segment: int) -> None:
@@ -99,9 +101,13 @@ class SegmentEncoder:
         if pix_fmt.startswith("yuv"):
             s.codec_context.color_range = 1  # limited ("tv") range, what players expect
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one RGB uint8 frame (H, W, 3) with its timestamp."""
+    def write(self, rgb: np.ndarray, pts: int, index: int, last_of_its_own: bool = True) -> None:
+        """Encode one RGB uint8 frame (H, W, 3) with its timestamp; ``index``: the video frame it belongs
+        to. ``last_of_its_own``: no more frames belong to that one (then a full segment closes at once)."""
         import av
+
+        if self.container is not None and index >= (self.segment + 1) * self.segment_frames:
+            self.close_segment()
 
         h, w = rgb.shape[:2]
         if self.video.codec in EVEN_ONLY and (h % 2 or w % 2):
@@ -120,7 +126,7 @@ class SegmentEncoder:
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.count += 1
-        if self.count >= self.segment_frames:
+        if last_of_its_own and index + 1 >= (self.segment + 1) * self.segment_frames:
             self.close_segment()
 
     def close_segment(self) -> None:
@@ -187,8 +193,8 @@ class SegmentWriter(threading.Thread):
             self.stop.set()
             self.encoder.abort()
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        put(self.queue, (rgb, pts), self.stop)
+    def write(self, rgb: np.ndarray, pts: int, index: int, last_of_its_own: bool = True) -> None:
+        put(self.queue, (rgb, pts, index, last_of_its_own), self.stop)
 
     def check(self) -> None:
         if self.error is not None:
