@@ -608,9 +608,10 @@ def _video_tab() -> tuple[Any, ...]:
                 stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop-video")
             panel = _options_panel("video", default_preset="video", images=False)
             with gr.Accordion("Smoother motion (frame interpolation)", open=False, elem_id="interpolation"):
-                multiplier = _widget("interpolate", value=1, maximum=4, elem_id="interpolate")
+                multiplier = _widget("interpolate", value=1, elem_id="interpolate")
                 with gr.Row():
-                    fps = gr.Number(label=field("fps").label, info=field("fps").hint, value=None, minimum=0,
+                    fps = gr.Number(label=field("fps").label, info="0: keep the frame rate (or use the multiplier)",
+                                    value=None, minimum=0,
                                     maximum=field("fps").hi, elem_id="target-fps")
                     rife = _widget("interpolation_model", value=field("interpolation_model").default,
                                    choices=catalogue.menu_choices("interpolation"), elem_id="interpolation-model")

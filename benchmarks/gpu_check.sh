@@ -39,7 +39,8 @@ if [ "$PREPARE" = 1 ]; then  # on the development machine: fill .gpu/ for the de
   grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   mkdir -p .gpu/weights .gpu/wheels .gpu/tools
   for f in face_detection_yunet_2026may.onnx realesr-animevideov3.fp16.safetensors \
-           RealESRGAN_x4plus_anime_6B.fp16.safetensors; do cp -f "../shared/weights/$f" .gpu/weights/; done
+           RealESRGAN_x4plus_anime_6B.fp16.safetensors rife-4.26.flownet.pkl; do
+    cp -f "../shared/weights/$f" .gpu/weights/; done
   cp -f ../shared/tools/peer_realesrgan.py .gpu/tools/
   "${PYTHON:-python3}" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
@@ -95,6 +96,7 @@ if [ "$DRY" = 1 ]; then
   part harness 120 $PY benchmarks/run.py --quick --device cpu --only sr --models realesr-general-x4v3 --repeats 1 --json "$OUT/run.json"
   [ -f .gpu/tools/peer_realesrgan.py ] && part peer 60 $PY .gpu/tools/peer_realesrgan.py --weights .gpu/weights/RealESRGAN_x4plus.fp16.safetensors --device cpu --sizes 64 --project . --json "$OUT/peer.json"
   part cuda-tests 120 $PY -m pytest -q -p no:cacheprovider -m cuda tests --junitxml "$OUT/cuda-tests.xml"
+  part interpolation 60 $PY benchmarks/interpolation_speed.py --device cpu --sizes 128x72 --reps 1 --json "$OUT/interpolation.json"
   part precision 60 $PY benchmarks/precision.py --dry-run --json "$OUT/precision.json"
   part memory 60 $PY benchmarks/activation_memory.py --models realesr-animevideov3 --size 64 --json "$OUT/memory.json"
 else
@@ -105,6 +107,9 @@ else
     printf 'peer\tnot run (no peer tool or x4plus weights carried)\t0\n' >> "$STATUS"
   fi
   part cuda-tests 120 $PY -m pytest -q -p no:cacheprovider -m cuda tests --junitxml "$OUT/cuda-tests.xml"
+  RIFE=(); [ -f .gpu/weights/rife-4.26.flownet.pkl ] && RIFE=(--weights .gpu/weights/rife-4.26.flownet.pkl)
+  part interpolation 60 $PY benchmarks/interpolation_speed.py --device cuda --sizes 1280x720,1920x1080,3840x2160 \
+    "${RIFE[@]}" --json "$OUT/interpolation.json"
   part precision 60 $PY benchmarks/precision.py --json "$OUT/precision.json"
   export RESTORATION_COMPILE_CACHE=$OUT/../compile-cache
   part compile-cold 200 $PY benchmarks/run.py --compile --only sr --models realesrgan-x4plus --json "$OUT/compile-cold.json"

@@ -145,11 +145,20 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _save(make_drunet(), d / "drunet-color.safetensors")
     _save(make_scunet(), d / "scunet-real.safetensors")
     make_face_parser(d / "face-parsing")
+    _save_rife(d / "flownet.pkl")  # rife-4.26, by the name inside its Hub archive
     os.symlink(YUNET, d / YUNET.name)  # the real detector
     # GFPGAN at full size (spandrel loads no smaller one; 174 MB in fp16, 3 s): the old-photo preset's
     # face model, which every job of that preset needs before it starts, faces or not.
     _save(make_gfpgan(), d / "gfpgan-v1.4.safetensors", half=True)
     return d
+
+
+def _save_rife(path: Path) -> None:
+    """A random-weight RIFE 4.26 as training leaves it (``module.`` prefix)."""
+    from restoration.interpolation.ifnet import IFNet
+
+    torch.manual_seed(5)
+    torch.save({f"module.{k}": v for k, v in IFNet().state_dict().items()}, path)
 
 
 @pytest.fixture(scope="session")

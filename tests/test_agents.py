@@ -75,7 +75,7 @@ def test_agents_see_three_tools_described_for_them(mcp_url):
     assert all(len(p.get("description", "")) > 30 for p in props.values()), props  # every argument explained
     assert props["model"]["default"] == "auto" and props["face"]["default"] == "off"
     assert "base64" in props["image"]["description"] and "URL" in props["image"]["description"]
-    assert set(by_name["restore_video"].inputSchema["properties"]) >= {"video", "upscale", "codec"}
+    assert set(by_name["restore_video"].inputSchema["properties"]) >= {"video", "upscale", "codec", "interpolate"}
 
 
 def test_restore_image_gives_the_picture_back_as_an_image(mcp_url, tmp_path):
@@ -118,14 +118,17 @@ def test_an_agent_restores_a_short_video_and_gets_a_link(mcp_url, tmp_path):
 
     clip = make_clip(tmp_path / "c.mp4", n=12, fps=12)
     data = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
-    _, [r] = _mcp(mcp_url, ("restore_video", {"video": data, "upscale": 2, "model": "realesr-general-x4v3"}))
+    _, [r] = _mcp(mcp_url, ("restore_video", {"video": data, "upscale": 2, "model": "realesr-general-x4v3",
+                                               "interpolate": 2}))
     assert not r.isError, _text(r)
     text = _text(r)
-    assert "12 frames, 48x32 -> 96x64" in text and "/tmp" not in text
+    assert "12 frames, 48x32 -> 96x64" in text and "24 frames at 24 fps (frame interpolation)" in text
+    assert "/tmp" not in text
     link = re.search(r"http://\S+/results/\S+\.mp4", text)[0]
     (tmp_path / "out.mp4").write_bytes(urllib.request.urlopen(link).read())
     with av.open(str(tmp_path / "out.mp4")) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (96, 64) and c.streams.audio
+        assert len(list(c.decode(video=0))) == 24
 
 
 def test_list_models_says_what_this_server_has(mcp_url):

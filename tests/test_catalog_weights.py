@@ -178,3 +178,48 @@ def test_unpinned_model_records_its_hash_on_first_download(monkeypatch, hub_spec
     _fill_cache(b"swapped later")
     with pytest.raises(ChecksumMismatchError):
         weights.resolve("test-tofu")
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_member_of_a_hub_archive_is_unpacked_once_and_nothing_else_is_read(monkeypatch, hub_spec, tmp_path):
+    """RIFE's Hub copies are the authors' zipped train_log: the archive is downloaded and checked, then only
+    the member is unpacked (its Python files never), once; a later resolve reuses it."""
+    import huggingface_hub
+
+    archive = _zip({"train_log/flownet.pkl": PAYLOAD, "train_log/IFNet_HDv3.py": b"import os"})
+    spec = ModelSpec(**{**hub_spec.to_dict(), "id": "test-zip", "filename": "RIFE.zip", "sha256": None,
+                        "member": "train_log/flownet.pkl", "task": "interpolation"})
+    monkeypatch.setitem(catalog._registry, spec.id, spec)
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tmp_path))  # nothing local: the Hub's archive
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fake_download(archive, []))
+    got = weights.resolve("test-zip")
+    assert got.path.name == "flownet.pkl" and got.path.read_bytes() == PAYLOAD
+    assert weights._read_records()["test-zip"] == hashlib.sha256(archive).hexdigest()  # the archive's hash
+    assert sorted(p.name for p in got.path.parent.iterdir()) == ["flownet.pkl", "flownet.pkl.from"]
+    stamp = got.path.stat().st_mtime_ns
+    blob = weights.hub_cache_dir() / "fake-blob"  # the archive as the (faked) download left it
+    assert weights.unpacked(spec, blob) == got.path and got.path.stat().st_mtime_ns == stamp  # not again
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _fake_download(_zip({"other.bin": b"x"}), []))
+    other = ModelSpec(**{**spec.to_dict(), "id": "test-zip-2"})
+    monkeypatch.setitem(catalog._registry, other.id, other)
+    with pytest.raises(WeightsUnavailableError, match="holds no train_log/flownet.pkl"):
+        weights.resolve("test-zip-2")
+
+
+def test_rife_offline_says_which_file_to_put_where(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESTORATION_MODELS_DIR", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match=r"flownet.pkl \(or rife-4.26.pkl\) in \$RESTORATION_MODELS_DIR"):
+        weights.resolve("rife-4.26")
+    (tmp_path / "flownet.pkl").write_bytes(b"local")
+    assert weights.resolve("rife-4.26").path == tmp_path / "flownet.pkl"

@@ -87,6 +87,7 @@ def test_the_interpolation_model_option_takes_ids_files_and_hub_refs_only_of_its
 
 # --- the library call ------------------------------------------------------------------------------
 def test_interpolate_gives_frames_of_the_input_size_at_any_moment(rife):
+    """Any size (padded to a multiple of 64 inside, cropped back)."""
     a, b = _frames()
     mid = interpolate(a, b, model=str(rife), device="cpu", precision="fp32")
     assert mid.shape == a.shape and mid.dtype == np.uint8
@@ -99,9 +100,9 @@ def test_interpolate_gives_frames_of_the_input_size_at_any_moment(rife):
 
 
 def test_a_flat_picture_stays_flat_whatever_the_motion(rife):
-    """Warping moves pixels and the mask mixes two warped frames: of one flat colour, every warp and
-    every mix is that colour, whatever the (random) flow and mask. Padding is cropped away."""
-    flat = np.full((37, 51, 3), (200, 90, 30), np.uint8)
+    """Warping moves pixels (the frame's edge repeated beyond it) and the mask mixes two warped frames:
+    of one flat colour, every warp and every mix is that colour, whatever the (random) flow and mask."""
+    flat = np.full((64, 128, 3), (200, 90, 30), np.uint8)  # no padding: the sides are multiples of 64
     mid = interpolate(flat, flat, model=str(rife), device="cpu", precision="fp32")
     assert mid.shape == flat.shape and int(np.abs(mid.astype(int) - flat).max()) <= 1
 
@@ -239,3 +240,21 @@ def test_trained_rife_draws_the_true_middle_of_moving_photos():
         return 10 * np.log10(255**2 / np.mean((x.astype(float) - truth.astype(float)) ** 2))
 
     assert psnr(mid) > 33 and psnr(mid) > psnr(blend) + 10, (psnr(mid), psnr(blend))
+
+
+# --- the app and the client ------------------------------------------------------------------------
+def test_the_client_asks_for_smoother_motion_and_a_file_path_is_refused(server, tmp_path):
+    from client import ClientError, RestorationClient
+
+    src = make_clip(tmp_path / "in.mp4", n=12, fps=12)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        r = c.restore_video(src, preset="none", upscale=0, colorize="off", denoise=0, sharpen=0, codec="ffv1",
+                            interpolate=2)
+        with pytest.raises(ClientError, match="Interpolation model.*not in the list of choices"):
+            c.restore_video(src, preset="none", upscale=0, interpolate=2, interpolation_model=str(tmp_path / "x.pkl"))
+        with pytest.raises(ClientError, match="both set the frame rate"):
+            c.restore_video(src, preset="none", upscale=0, interpolate=2, fps=30)
+    out, times = frames_of(r.path)
+    assert len(out) == 24 and np.allclose(np.diff(times), 1 / 24, atol=1e-3)
+    assert r.metrics["interpolation"]["fps_out"] == 24.0 and r.metrics["interpolation"]["model"] == "rife-4.26"
+    assert audio_payload(r.path) == audio_payload(src)

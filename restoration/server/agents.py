@@ -75,6 +75,9 @@ ARGS = {
               "old-photo, digital, video, anime. Options given here override the preset.",
     "codec": "The restored video's codec: h264 (default, MP4, plays everywhere), h265 (MP4, smaller), vp9 "
              "(WebM), ffv1 (MKV, lossless).",
+    "interpolate": "Smoother motion: 1 (default) keeps the frames; 2, 3 or 4 makes that many times the frames "
+                   "(12 fps film becomes 24) with an AI frame interpolation network, never across a scene cut; "
+                   "the length and audio stay.",
 }
 
 
@@ -122,7 +125,8 @@ restore_image.__doc__ = tool_doc(
 
 
 def restore_video(video: str, upscale: float = 2, model: str = "auto", denoise: float = 0, colorize: str = "off",
-                  face: str = "off", preset: str = "none", codec: str = "h264", *, caller: Caller) -> str:
+                  face: str = "off", preset: str = "none", codec: str = "h264", interpolate: int = 1, *,
+                  caller: Caller) -> str:
     from ..video import probe
 
     settings = caller.host.settings
@@ -136,7 +140,12 @@ def restore_video(video: str, upscale: float = 2, model: str = "auto", denoise: 
                           "here: cut it shorter, or use the app's Video tab or its Python client")
     opts = _options(caller, dict(upscale=upscale, model=model, denoise=denoise, colorize=colorize, face=face,
                                  preset=preset))
-    job = caller.host.video(src, {"video": got.name}, opts, build_video_options(codec=codec))
+    vopts = build_video_options(codec=codec, interpolate=int(interpolate or 1))
+    if vopts.interpolates:
+        from ..jobs import check_interpolation_model
+
+        check_interpolation_model(vopts)
+    job = caller.host.video(src, {"video": got.name}, opts, vopts)
     try:
         res = job.run(threading.Event(), None)
     except BaseException:
@@ -147,6 +156,9 @@ def restore_video(video: str, upscale: float = 2, model: str = "auto", denoise: 
     m = res.metrics
     (w0, h0), (w1, h1) = m["size_in"], m["size_out"]
     done = _stages(opts)
+    smoother = m.get("interpolation")
+    if smoother:
+        done += f", {smoother['frames_written']} frames at {smoother['fps_out']:g} fps (frame interpolation)"
     text = (f"Restored {got.name}: {m['frames']} frames, {w0}x{h0} -> {w1}x{h1}, {done}; audio kept "
             f"({m.get('audio_copied', 0) + m.get('audio_reencoded', 0)} track(s)); took {m['seconds_total']:.0f} s. "
             f"Download ({codec}, kept for an hour): {caller.link(res.path)}")
@@ -158,7 +170,7 @@ restore_video.__doc__ = tool_doc(
     "restore faces or colorize a black-and-white film; audio and timing are kept. Slow without a GPU (a few "
     "seconds of video can take minutes): keep clips short. The defaults only enlarge x2 with the best upscaler "
     "this server has.",
-    ["video", "upscale", "model", "denoise", "colorize", "face", "preset", "codec"],
+    ["video", "upscale", "model", "denoise", "colorize", "face", "preset", "codec", "interpolate"],
     "a short text saying what was done, the sizes, the time it took, and a link to download the restored video.")
 
 

@@ -143,6 +143,12 @@ def video_summary(metrics: dict[str, Any] | None) -> str:
     lines = [f"**{m.get('frames', 0)} frames**, {w0}×{h0} → {w1}×{h1}, restored in {_seconds(m.get('seconds_total'))} "
              f"({m.get('fps_processing', 0):.1f} frames a second)."]
     lines.append(f"Audio: {audio} track(s) kept." if audio else "No audio track.")
+    smoother = m.get("interpolation")
+    if smoother:
+        lines.append(f"Smoother motion: {smoother['frames_written']} frames at {smoother['fps_out']:g} fps from "
+                     f"{smoother['fps_in']:.4g} fps; {smoother['made']} drawn by {smoother['model']}, "
+                     f"{smoother['repeated']} repeating a frame (at scene cuts, and after the last frame so the "
+                     "length stays).")
     if m.get("resumed_from_frame"):
         lines.append(f"Resumed: the first {m['resumed_from_frame']} frames came from an earlier run.")
     if m.get("scene_cuts"):
