@@ -7,6 +7,7 @@ These run on whatever device the tensor is on, so colour work never leaves the G
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 _RGB2XYZ = torch.tensor(
@@ -86,6 +87,12 @@ def to_tensor(a) -> torch.Tensor:
 def to_array(t: torch.Tensor):
     """The first picture of ``t`` (N, C, H, W) as a float32 numpy array (H, W, C) in host memory."""
     return t[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def to_uint16(x: torch.Tensor):
+    """``x`` (N, 3, H, W) in [0, 1] as 16-bit pixels (N, H, W, 3), rounded, in host memory."""
+    y = x.clamp(0, 1).mul(65535).add_(0.5).floor_().to(torch.int32)
+    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.uint16)
 
 
 def to_uint8(x: torch.Tensor):

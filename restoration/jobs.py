@@ -230,7 +230,10 @@ def restore_video(
     options, video = options or RestoreOptions(), video or VideoOptions()
     src, dst = Path(src), Path(dst)
     info = check_video(src, dst, options, video)
-    task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options))
+    from .video.encoders import choose
+
+    encoding = choose(video, info.colour)  # a hardware encoder asked for and not here: refused now
+    task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options), encoding)
     restorer = prepare(options)
     restorer.check_models(task.monochrome, video_models(video))  # a missing model fails now, before any frame
     check_interpolation_model(video)

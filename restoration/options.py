@@ -32,7 +32,10 @@ CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "vp9": ("libvpx-vp9", "yuv420p", (".webm", ".mkv", ".mp4")),
     "ffv1": ("ffv1", "yuv444p", (".mkv",)),
     "png": ("png", "rgb24", (".mov",)),
+    "av1": ("libsvtav1", "yuv420p", (".mp4", ".mkv", ".webm")),
+    "prores": ("prores_ks", "yuv422p10le", (".mov", ".mkv")),
 }
+ENCODERS = ("auto", "software", "nvenc", "qsv", "amf")
 SPEEDS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -102,9 +105,12 @@ IMAGE_FIELDS: tuple[Field, ...] = (
     _f("quality", int, 95, "Quality", "JPEG/WebP quality 1-100", lo=1, hi=100, step=1),
 )
 VIDEO_FIELDS: tuple[Field, ...] = (
-    _f("codec", str, "h264", "Codec", "h264/h265 (.mp4 .mkv .mov), vp9 (.webm), ffv1 (.mkv, lossless), "
-       "png (.mov, lossless)", choices=tuple(CODECS),
-       hint="h264/h265 → MP4, vp9 → WebM, ffv1 → MKV and png → MOV (lossless, for archives; download only)"),
+    _f("codec", str, "h264", "Codec", "h264/h265 (.mp4 .mkv .mov), vp9 (.webm), av1 (.mp4 .mkv .webm), "
+       "prores (.mov, 422 HQ 10-bit, for editors), ffv1 (.mkv, lossless), png (.mov, lossless)",
+       choices=tuple(CODECS),
+       hint="h264/h265/av1 → MP4, vp9 → WebM, prores → MOV (editors), ffv1 → MKV and png → MOV (lossless)"),
+    _f("encoder", str, "auto", "Encoder", "auto (NVENC where an NVIDIA GPU has it, else software), software, "
+       "nvenc, qsv or amf (hardware encoders: h264, h265 and av1 only)", choices=ENCODERS),
     _f("crf", int, 18, "Quality (CRF, lower is better)", "quality of h264/h265/vp9, 0-51, lower is "
        "better", lo=0, hi=51, step=1),
     _f("speed", str, "medium", "Encoder speed", "x264/x265 preset: ultrafast ... veryslow", choices=SPEEDS),
@@ -214,6 +220,7 @@ class VideoOptions:
     interpolation: ``interpolate`` (a multiplier) or ``fps`` (a target rate), with ``interpolation_model``."""
 
     codec: str = _D["codec"]
+    encoder: str = _D["encoder"]
     crf: int = _D["crf"]
     speed: str = _D["speed"]
     batch: int = _D["batch"]

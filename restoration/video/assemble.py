@@ -99,6 +99,18 @@ def _timed(packets, tag: int) -> Iterator[tuple[float, int, Any]]:
             yield float(pkt.dts * pkt.time_base), tag, pkt
 
 
+def _video_stream(out, template):
+    """The output's video stream, copied from a segment's. Where the segment's decoder has no encoder of
+    its name (AV1 is read by libdav1d), the template's own codec is carried over as it is."""
+    import av
+
+    try:
+        av.codec.Codec(template.codec_context.codec.name, "w")
+    except av.codec.codec.UnknownCodecError:
+        return out.add_stream_from_template(template, opaque=True)
+    return out.add_stream_from_template(template)
+
+
 def assemble(src: Path, work: Path, dst: Path, segments: int, rotation: int) -> dict[str, int]:
     """Join ``segments`` finished segments of ``work`` into ``dst`` with the source's audio and
     subtitles; returns what was carried (``audio_copied``, ``audio_reencoded``, ``subtitles_copied``,
@@ -110,7 +122,7 @@ def assemble(src: Path, work: Path, dst: Path, segments: int, rotation: int) -> 
     streams = _Streams()
     n = 0
     with av.open(str(seg_paths[0])) as first, open_video(src) as source, av.open(str(tmp), "w") as out:
-        vout = out.add_stream_from_template(first.streams.video[0])
+        vout = _video_stream(out, first.streams.video[0])
         if rotation:
             try:
                 vout.set_display_rotation(rotation)

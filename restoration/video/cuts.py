@@ -46,7 +46,9 @@ class Signature:
 
 
 def signature(rgb: np.ndarray) -> Signature:
-    """The ``Signature`` of ``rgb`` (H, W, 3) uint8."""
+    """The ``Signature`` of ``rgb`` (H, W, 3) uint8 (or uint16: its high byte)."""
+    if rgb.dtype == np.uint16:
+        rgb = (rgb >> 8).astype(np.uint8)
     h, w = rgb.shape[:2]
     small = cv2.resize(rgb, (THUMB_WIDTH, max(1, round(THUMB_WIDTH * h / w))), interpolation=cv2.INTER_AREA)
     ycc = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, RestorationError, VideoReadError
+from .colour import Colour
 from .frames import Frame
 from .probe import open_video, why
 from .segments import put
@@ -47,9 +48,11 @@ class FrameReader(threading.Thread):
     Timestamps are kept, and made increasing where a damaged stream repeats them.
     """
 
-    def __init__(self, src: Path, window: Window, stop: threading.Event, depth: int) -> None:
+    def __init__(self, src: Path, window: Window, stop: threading.Event, depth: int, colour: Colour | None = None,
+                 deep: bool = False) -> None:
         super().__init__(daemon=True, name="video-decode")
         self.src, self.window, self.stop = src, window, stop
+        self.colour, self.deep = colour or Colour(), deep
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.bad_packets = 0
 
@@ -92,7 +95,7 @@ class FrameReader(threading.Thread):
                 pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
             last_pts = pts
             if index >= w.first:
-                put(self.queue, w.frame(index, pts, frame.to_ndarray(format="rgb24")), self.stop)
+                put(self.queue, w.frame(index, pts, self.colour.to_rgb(frame, self.deep)), self.stop)
             index += 1
 
     def _seeked(self, container, stream, rewound: bool = False) -> None:
@@ -113,7 +116,7 @@ class FrameReader(threading.Thread):
                 continue
             if stop_pts is not None and frame.pts >= stop_pts:
                 return
-            put(self.queue, w.frame(index, frame.pts, frame.to_ndarray(format="rgb24")), self.stop)
+            put(self.queue, w.frame(index, frame.pts, self.colour.to_rgb(frame, self.deep)), self.stop)
             index += 1
 
     def frames(self, cancel: threading.Event | None, writer_check) -> Iterator[Frame]:

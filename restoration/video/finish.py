@@ -53,6 +53,8 @@ def video_warnings(task: VideoTask, done: int, bad_packets: int) -> list[str]:
     if bad_packets:
         found.append(f"{name}: {bad_packets} damaged packet(s) could not be decoded and were skipped; the "
                      "pictures around them may show artefacts")
+    if task.encoder.note:
+        found.append(f"{name}: {task.encoder.note}")
     if task.video.codec in EVEN_ONLY and (out_w % 2 or out_h % 2):
         found.append(f"{name}: {task.video.codec} cannot store the odd size {out_w}x{out_h}, so the last "
                      f"column/row is repeated ({out_w + out_w % 2}x{out_h + out_h % 2}); use vp9, ffv1 or "
@@ -82,6 +84,7 @@ def video_metrics(task: VideoTask, stats: PieceStats, resumed: int, elapsed: flo
         "psnr_mean": mean("psnr"), "ssim_mean": mean("ssim"),
         "compared_with": "input frames resized (one frame per second sampled)",
         "stabilized": task.stabilized, "scene_cuts": stats.cuts,
+        "encoder": task.encoder.name, "pixel_format": task.encoder.pix_fmt,
         **({"faces": faces} if task.options.face != "off" else {}),
         **(interpolation_metrics(task, stats) if task.video.interpolates else {}),
     }

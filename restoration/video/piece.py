@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..color import to_uint8
+from ..color import to_uint8, to_uint16
 from ..errors import Cancelled
 from ..faces.track import FaceTracker
 from ..stages import is_monochrome
@@ -100,6 +100,7 @@ class _Piece:
         self.monochrome = task.monochrome
         self.sample_every = max(1, round(task.info.fps or 25.0))
         self.stop = threading.Event()
+        self.deep = task.encoder.deep
 
     def restored(self, frames: Iterable[Frame]) -> Iterator[Frame]:
         """The frames through the stages, ``task.video.batch`` at a time; look-ahead frames only where a
@@ -116,9 +117,11 @@ class _Piece:
             yield from self._restore(batch)
 
     def _restore(self, batch: list[Frame]) -> list[Frame]:
-        # Frames travel to the device as 8-bit (a quarter of the bytes) and become float there.
-        x = torch.from_numpy(np.stack([f.pixels for f in batch])).to(self.restorer.device)
-        x = x.permute(0, 3, 1, 2).float().div_(255)
+        # Frames travel to the device as 8-bit (a quarter of the bytes; 16-bit for a deep job) and become
+        # float there.
+        pixels = np.stack([f.pixels for f in batch])
+        x = torch.from_numpy(pixels).to(self.restorer.device)
+        x = x.permute(0, 3, 1, 2).float().div_(65535 if pixels.dtype == np.uint16 else 255)
         if self.monochrome is None:  # not known from the video's first frame: decided on this one
             self.monochrome = self.task.options.colorize == "auto" and bool(is_monochrome(x[:1]))
         out, _, report = self.restorer.run(x, monochrome=self.monochrome, track=self.tracker,
@@ -145,7 +148,7 @@ class _Piece:
                 continue
             if pending is not None:  # written once it is known whether the next frame is also its own
                 self._put(writer, *pending, last_of_its_own=frame.index != pending[0].index)
-            pending = (frame, to_uint8(frame.restored[None])[0])
+            pending = (frame, (to_uint16 if self.deep else to_uint8)(frame.restored[None])[0])
         if pending is not None:
             self._put(writer, *pending, last_of_its_own=True)
         if self.on_frames:
@@ -163,9 +166,10 @@ class _Piece:
                 self.on_frames(s.frames)
 
     def _sample(self, rgb_in: np.ndarray, rgb: np.ndarray) -> None:
-        f = rgb.astype(np.float32) / 255
+        top = lambda a: 65535.0 if a.dtype == np.uint16 else 255.0  # noqa: E731
+        f = rgb.astype(np.float32) / top(rgb)
         self.stats.sharpness.append(metrics.sharpness(f))
-        ref = metrics.resize_to(rgb_in.astype(np.float32) / 255, (f.shape[1], f.shape[0]))
+        ref = metrics.resize_to(rgb_in.astype(np.float32) / top(rgb_in), (f.shape[1], f.shape[0]))
         self.stats.quality.append(metrics.compare(f, ref))
 
 
@@ -177,11 +181,12 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
     finished ones stay. Raises ``VideoReadError``, ``VideoWriteError`` and what the stages raise."""
     run = _Piece(task, piece, restorer, on_frames)
     depth = max(4, 2 * task.video.batch)
-    reader = FrameReader(task.src, piece.window, run.stop, depth)
+    encoding = task.encoder
+    reader = FrameReader(task.src, piece.window, run.stop, depth, task.info.colour, encoding.deep)
     timing = task.retiming
     time_base, rate = (timing.out_time_base, timing.out_rate) if timing else (task.info.time_base, task.info.rate)
-    writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, time_base, rate, task.segment_frames,
-                                          piece.first_segment), run.stop, depth)
+    writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, encoding, time_base, rate,
+                                          task.segment_frames, piece.first_segment), run.stop, depth)
     reader.start()
     writer.start()
     try:

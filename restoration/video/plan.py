@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..options import CODECS, RestoreOptions, VideoOptions
 from ..progress import ProgressFn, ProgressLine
 from .cuts import CutDetector
 from .decode import Window
+from .encoders import Encoding, choose
 from .interpolate import Interpolation, Retiming
 from .probe import VideoInfo, open_video, probe
 from .segments import fingerprint, prepare_work_dir, segment_name, work_dir
@@ -104,6 +105,7 @@ class VideoTask:
     options: RestoreOptions
     video: VideoOptions
     monochrome: bool | None
+    encoding: Encoding | None = None  # chosen once for the job (``encoders.choose``); None: the software one
     per_segment: int | None = None  # frames per segment file, when an executor cuts finer than the options
 
     @property
@@ -131,6 +133,11 @@ class VideoTask:
     def colorized(self) -> bool:
         o = self.options
         return o.colorize == "on" or (o.colorize == "auto" and self.monochrome is not False)
+
+    @property
+    def encoder(self) -> Encoding:
+        """How the segments are encoded."""
+        return self.encoding or choose(replace(self.video, encoder="software"), self.info.colour)
 
     @property
     def retiming(self) -> Retiming | None:

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import VideoReadError
+from .colour import Colour
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv",
                     ".flv", ".gif")
@@ -28,6 +29,9 @@ class VideoInfo:
     subtitles: list[str] = field(default_factory=list)
     time_base: Fraction = Fraction(1, 25)  # of the video stream's timestamps
     rate: Fraction = Fraction(25)  # average frame rate, exact
+    colour: Colour = field(default_factory=Colour)  # the first frame's matrix, range, primaries, transfer, bits
+    field_order: str = "progressive"  # the stream's: progressive, tt, bb, tb, bt, or unknown
+    interlaced_flag: bool = False  # the first frame says it is interlaced
 
     @property
     def expected_frames(self) -> int:
@@ -80,21 +84,35 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         elif c.duration:
             duration = c.duration / 1_000_000
         base = float(v.base_rate) if v.base_rate else fps
+        first = _first_frame(c, v, p)
         return VideoInfo(
             path=str(p), width=ctx.width, height=ctx.height, frames=int(v.frames or 0), fps=fps,
-            duration=duration, codec=ctx.name, rotation=_first_rotation(c, v, p),
+            duration=duration, codec=ctx.name, rotation=first.rotation,
             variable_rate=bool(fps and base and abs(base - fps) > 0.01 * fps),
             audio=[s.codec_context.name for s in c.streams.audio],
             subtitles=[s.codec_context.name for s in c.streams.subtitles],
-            time_base=v.time_base or Fraction(1, 25), rate=rate or Fraction(25),
+            time_base=v.time_base or Fraction(1, 25), rate=rate or Fraction(25), colour=first.colour,
+            field_order=_FIELD_ORDERS.get(int(getattr(ctx, "field_order", 0) or 0), "unknown"),
+            interlaced_flag=first.interlaced,
         )
 
 
-def _first_rotation(container, stream, p: Path) -> int:
-    """The first frame's rotation; ``VideoReadError`` when there is no decodable frame."""
+_FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
+
+
+@dataclass(frozen=True)
+class _First:
+    rotation: int
+    colour: Colour
+    interlaced: bool
+
+
+def _first_frame(container, stream, p: Path) -> _First:
+    """What the first frame says; ``VideoReadError`` when there is no decodable frame."""
     try:
         for first in container.decode(stream):
-            return int(round(getattr(first, "rotation", 0) or 0))
+            return _First(int(round(getattr(first, "rotation", 0) or 0)), Colour.of(first),
+                          bool(first.interlaced_frame))
     except Exception as e:  # noqa: BLE001
         raise VideoReadError(f"{p.name}: the first frame cannot be decoded ({why(e)})") from e
     raise VideoReadError(f"{p.name}: the video stream has no frames; give a video with pictures")

@@ -21,9 +21,10 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import VideoWriteError
-from ..options import CODECS, RestoreOptions, VideoOptions
+from ..options import RestoreOptions, VideoOptions
+from .encoders import Encoding
 
-EVEN_ONLY = ("h264", "h265")  # codecs whose 4:2:0 output needs an even width and height
+EVEN_ONLY = ("h264", "h265", "av1", "prores")  # codecs whose 4:2:x output needs an even width (and height)
 
 
 def fingerprint(src: Path, dst: Path, options: RestoreOptions, video: VideoOptions) -> dict[str, Any]:
@@ -61,26 +62,14 @@ def prepare_work_dir(work: Path, job: dict[str, Any]) -> int:
     return done
 
 
-def _encoder_options(video: VideoOptions) -> dict[str, str]:
-    if video.codec in ("h264", "h265"):
-        # no B-frames: decode order = display order, so segments join with monotonic timestamps
-        params = "bframes=0" if video.codec == "h264" else "bframes=0:log-level=error"
-        return {"crf": str(video.crf), "preset": video.speed, f"x26{video.codec[-1]}-params": params}
-    if video.codec == "vp9":
-        return {"crf": str(video.crf), "b": "0", "row-mt": "1", "lag-in-frames": "0"}
-    if video.codec == "ffv1":
-        return {"level": "3", "slicecrc": "1"}
-    return {}
-
-
 class SegmentEncoder:
     """Writes frames into numbered segment files, each closed and renamed when full. Segment ``k`` holds
     the frames of the video's frames ``k * segment_frames`` to ``(k + 1) * segment_frames`` (excluded)
     and the frames made after them (frame interpolation): a frame's ``index`` says whose it is."""
 
-    def __init__(self, work: Path, dst: Path, video: VideoOptions, time_base: Fraction, rate: Fraction,
-                 segment_frames: int, first_segment: int) -> None:
-        self.work, self.dst, self.video = work, dst, video
+    def __init__(self, work: Path, dst: Path, video: VideoOptions, encoding: Encoding, time_base: Fraction,
+                 rate: Fraction, segment_frames: int, first_segment: int) -> None:
+        self.work, self.dst, self.video, self.encoding = work, dst, video, encoding
         self.time_base, self.rate = time_base, rate
         self.segment_frames = segment_frames
         self.segment = first_segment  # index of the segment being written; = finished ones when closed
@@ -91,21 +80,20 @@ class SegmentEncoder:
     def _open_segment(self, width: int, height: int) -> None:
         import av
 
-        encoder, pix_fmt, _ = CODECS[self.video.codec]
+        e = self.encoding
         self.tmp = self.work / f"seg_{self.segment:05d}.tmp{self.dst.suffix.lower()}"
         self.container = av.open(str(self.tmp), "w")
-        s = self.stream = self.container.add_stream(encoder, rate=self.rate)
-        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        s = self.stream = self.container.add_stream(e.name, rate=self.rate)
+        s.width, s.height, s.pix_fmt = width, height, e.pix_fmt
         s.time_base = s.codec_context.time_base = self.time_base
-        s.options = _encoder_options(self.video)
-        if pix_fmt.startswith("yuv"):
-            s.codec_context.color_range = 1  # limited ("tv") range, what players expect
+        s.options = dict(e.options)
+        if not e.pix_fmt.startswith("rgb"):
+            e.colour.tag(s.codec_context)  # the source's matrix, range, primaries and transfer
 
     def write(self, rgb: np.ndarray, pts: int, index: int, last_of_its_own: bool = True) -> None:
-        """Encode one RGB uint8 frame (H, W, 3) with its timestamp; ``index``: the video frame it belongs
-        to. ``last_of_its_own``: no more frames belong to that one (then a full segment closes at once)."""
-        import av
-
+        """Encode one RGB frame (H, W, 3; uint8, or uint16 for a deep job) with its timestamp; ``index``:
+        the video frame it belongs to. ``last_of_its_own``: no more frames belong to that one (then a full
+        segment closes at once)."""
         if self.container is not None and index >= (self.segment + 1) * self.segment_frames:
             self.close_segment()
 
@@ -117,11 +105,7 @@ class SegmentEncoder:
             h, w = rgb.shape[:2]
         if self.container is None:
             self._open_segment(w, h)
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        pix_fmt = CODECS[self.video.codec][1]
-        if pix_fmt != "rgb24":
-            space = "ITU709" if h >= 720 else "ITU601"
-            frame = frame.reformat(format=pix_fmt, dst_colorspace=space, dst_color_range="MPEG")
+        frame = self.encoding.colour.from_rgb(rgb, self.encoding.pix_fmt)
         frame.pts, frame.time_base = pts, self.time_base
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
