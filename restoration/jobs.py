@@ -231,9 +231,11 @@ def restore_video(
     src, dst = Path(src), Path(dst)
     info = check_video(src, dst, options, video)
     from .video.encoders import choose
+    from .video.fields import decide
 
     encoding = choose(video, info.colour)  # a hardware encoder asked for and not here: refused now
-    task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options), encoding)
+    task = VideoTask(src, dst, info, options, video, first_frame_monochrome(src, options), encoding,
+                     decide(src, info, video.deinterlace))
     restorer = prepare(options)
     restorer.check_models(task.monochrome, video_models(video))  # a missing model fails now, before any frame
     check_interpolation_model(video)

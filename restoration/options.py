@@ -109,6 +109,11 @@ VIDEO_FIELDS: tuple[Field, ...] = (
        "prores (.mov, 422 HQ 10-bit, for editors), ffv1 (.mkv, lossless), png (.mov, lossless)",
        choices=tuple(CODECS),
        hint="h264/h265/av1 → MP4, vp9 → WebM, prores → MOV (editors), ffv1 → MKV and png → MOV (lossless)"),
+    _f("deinterlace", str, "auto", "Deinterlace", "auto (interlaced or telecined video found on its first "
+       "frames and made progressive; progressive video left alone), on, off, fields (one frame per field: "
+       "25i becomes 50p) or film (telecined 29.97i matched back to 23.976p)",
+       choices=("auto", "on", "off", "fields", "film"),
+       hint="auto finds interlaced (VHS, DV, broadcast) and telecined video by itself"),
     _f("encoder", str, "auto", "Encoder", "auto (NVENC where an NVIDIA GPU has it, else software), software, "
        "nvenc, qsv or amf (hardware encoders: h264, h265 and av1 only)", choices=ENCODERS),
     _f("crf", int, 18, "Quality (CRF, lower is better)", "quality of h264/h265/vp9, 0-51, lower is "
@@ -220,6 +225,7 @@ class VideoOptions:
     interpolation: ``interpolate`` (a multiplier) or ``fps`` (a target rate), with ``interpolation_model``."""
 
     codec: str = _D["codec"]
+    deinterlace: str = _D["deinterlace"]
     encoder: str = _D["encoder"]
     crf: int = _D["crf"]
     speed: str = _D["speed"]

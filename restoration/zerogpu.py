@@ -223,7 +223,7 @@ class Calls:
             timing = task.retiming
             parts["interpolate"] = reference.interpolation_ms(*out_size(task.info, task.options),
                                                               max(0.0, float(timing.out_rate / timing.rate) - 1))
-        ms = sum(parts.values())
+        ms = sum(parts.values()) * float(task.fields.per_frame)  # one frame per field: twice the frames
         return ms, weights, reference.frames_per_call(ms, weights, self.max_s)
 
     def run_video(self, job: Any) -> Any:

@@ -160,3 +160,108 @@ def test_the_command_line_names_the_encoder_and_refuses_nvenc_without_leaving_a_
     assert main(["video", str(src), "-o", str(tmp_path / "nv.mp4"), "--upscale", "0", "--encoder", "nvenc"]) == 2
     assert "NVENC" in capsys.readouterr().err and not (tmp_path / "nv.mp4").exists()
     assert not any(p.name.startswith(".nv.mp4") for p in tmp_path.iterdir())
+
+
+# --- interlaced and telecined ----------------------------------------------------------------------
+def _encode(path: Path, frames: list[np.ndarray], rate, flagged: bool = True) -> Path:
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        v.options = {"crf": "8", **({"flags": "+ildct+ilme", "x264-params": "tff=1"} if flagged else {})}
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+    return path
+
+
+def _weave(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    out = top.copy()
+    out[1::2] = bottom[1::2]
+    return out
+
+
+def interlaced(path: Path, n: int = 12, flagged: bool = True, audio: bool = False) -> tuple[Path, list[np.ndarray]]:
+    """A 25i clip woven from 50p frames of a photo panning (top field first), and the 50p truth."""
+    truth = _photo_frames(256, 144, 2 * n)
+    return _encode(path, [_weave(truth[2 * k], truth[2 * k + 1]) for k in range(n)], 25, flagged), truth
+
+
+def combing(rgb: np.ndarray) -> float:
+    """How combed a frame is: each row's distance from the mean of its neighbours, against the plain
+    row-to-row change (a picture without combing has the first small where the second is not)."""
+    y = rgb.astype(np.float32).mean(axis=2)
+    return float(np.abs(y[1:-1] - (y[:-2] + y[2:]) / 2).mean() / (np.abs(np.diff(y, axis=0)).mean() + 1e-6))
+
+
+def test_interlaced_video_is_deinterlaced_by_default_and_keeps_its_rate(tmp_path):
+    src, truth = interlaced(tmp_path / "i25.mp4")
+    res = restore_video(src, tmp_path / "out.mkv", NOTHING, VideoOptions(codec="ffv1", stabilize=False))
+    out, before = planes(res.path, "rgb24"), planes(src, "rgb24")
+    assert len(out) == 12 and res.metrics["deinterlace"]["mode"] == "frames"
+    assert "interlaced (top field first)" in res.metrics["deinterlace"]["why"]
+    assert np.mean([combing(f) for f in out]) < 0.6 * np.mean([combing(f) for f in before])
+    # each frame is its top field's moment, filled in: closer to the true 50p frame than the woven one
+    gain = [psnr(o, truth[2 * k]) - psnr(b, truth[2 * k]) for k, (o, b) in enumerate(zip(out, before))]
+    assert np.median(gain) > 3, gain
+
+
+def test_fields_makes_one_frame_per_field(tmp_path):
+    src, truth = interlaced(tmp_path / "i25.mp4")
+    res = restore_video(src, tmp_path / "out.mkv", NOTHING, VideoOptions(codec="ffv1", deinterlace="fields"))
+    with av.open(str(res.path)) as c:
+        frames = list(c.decode(video=0))
+    times = [float(f.pts * f.time_base) for f in frames]
+    assert len(frames) == 24 and np.allclose(np.diff(times), 0.02, atol=1e-3)
+    out, woven = [f.to_ndarray(format="rgb24") for f in frames], planes(src, "rgb24")
+    # each 50p moment is nearer its truth than the woven frame it came from (3 dB or more)
+    gain = [psnr(o, t) - psnr(woven[k // 2], t) for k, (o, t) in enumerate(zip(out, truth))]
+    assert np.median(gain) > 3, gain
+
+
+def test_progressive_video_is_left_alone_and_a_misflagged_one_is_caught(tmp_path):
+    src = clip(tmp_path / "p.mp4", n=12, w=256, h=144)
+    auto = restore_video(src, tmp_path / "auto.mkv", NOTHING, VideoOptions(codec="ffv1"))
+    off = restore_video(src, tmp_path / "off.mkv", NOTHING, VideoOptions(codec="ffv1", deinterlace="off"))
+    assert auto.metrics["deinterlace"]["mode"] == "off"
+    assert all(np.array_equal(a, b) for a, b in zip(planes(auto.path), planes(off.path)))
+    hidden, _ = interlaced(tmp_path / "hidden.mp4", flagged=False)  # combed pictures, no interlace flags
+    caught = restore_video(hidden, tmp_path / "caught.mkv", NOTHING, VideoOptions(codec="ffv1"))
+    assert caught.metrics["deinterlace"]["mode"] == "frames"
+
+
+def test_telecined_film_is_matched_back_to_its_24_frames(tmp_path):
+    film = _photo_frames(256, 144, 24)
+    pulled = []
+    for k in range(0, 24, 4):  # 3:2 pulldown: AA BB BC CD DD
+        a, b, c, d = film[k:k + 4]
+        pulled += [a, b, _weave(b, c), _weave(c, d), d]
+    src = _encode(tmp_path / "tc.mp4", pulled, Fraction(30000, 1001))
+    res = restore_video(src, tmp_path / "out.mkv", NOTHING, VideoOptions(codec="ffv1"))
+    assert res.metrics["deinterlace"]["mode"] == "film" and "telecined film" in res.metrics["deinterlace"]["why"]
+    with av.open(str(res.path)) as c:
+        assert abs(float(c.streams.video[0].average_rate) - 24000 / 1001) < 0.01
+        out = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(out) == 24
+    best = [max(range(24), key=lambda i, o=o: psnr(o, film[i])) for o in out]
+    assert best == list(range(24)) and min(psnr(o, film[i]) for i, o in enumerate(out)) > 30  # whole frames
+
+
+def test_ray_deinterlaces_as_one_run_does(tmp_path):
+    from restoration.cluster import Cluster
+    from restoration.cluster.connect import connect
+
+    src, _ = interlaced(tmp_path / "i25.mp4", n=30)
+    video = VideoOptions(codec="ffv1", segment_seconds=0.5)  # pieces of 12 frames, each needing its neighbours
+    local = planes(restore_video(src, tmp_path / "local.mkv", NOTHING, video).path)
+    ray = connect(Cluster(address="local"))
+    try:
+        res = restore_video(src, tmp_path / "ray.mkv", NOTHING, video,
+                            executor=Cluster(address="local", workers=2, cpus_per_worker=1))
+    finally:
+        ray.shutdown()
+    assert res.metrics["cluster"]["segments"] == 3
+    assert all(np.array_equal(a, b) for a, b in zip(planes(res.path), local)) and len(local) == 30

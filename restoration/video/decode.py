@@ -7,12 +7,14 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import Cancelled, RestorationError, VideoReadError
 from .colour import Colour
+from .fields import FieldFilter, Fields
 from .frames import Frame
 from .probe import open_video, why
 from .segments import put
@@ -49,10 +51,10 @@ class FrameReader(threading.Thread):
     """
 
     def __init__(self, src: Path, window: Window, stop: threading.Event, depth: int, colour: Colour | None = None,
-                 deep: bool = False) -> None:
+                 deep: bool = False, fields: Fields | None = None) -> None:
         super().__init__(daemon=True, name="video-decode")
         self.src, self.window, self.stop = src, window, stop
-        self.colour, self.deep = colour or Colour(), deep
+        self.colour, self.deep, self.fields = colour or Colour(), deep, fields or Fields()
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.bad_packets = 0
 
@@ -61,13 +63,24 @@ class FrameReader(threading.Thread):
             with open_video(self.src) as c:
                 v = c.streams.video[0]
                 v.thread_type = "AUTO"
-                if self.window.pts is None:
-                    self._counted(c, v)
-                else:
-                    self._seeked(c, v)
+                frames = self._counted(c, v) if self.window.pts is None else self._seeked(c, v)
+                self._put_all(frames, v)
             put(self.queue, None, self.stop)
         except BaseException as e:  # noqa: BLE001 - handed to the job's thread by ``frames``
             put(self.queue, e, self.stop)
+
+    def _put_all(self, frames, stream) -> None:
+        """Each (index, frame) decoded, through the field filter when there is one, into the queue."""
+        w = self.window
+        weave = None
+        if self.fields.active:
+            weave = FieldFilter(self.fields, stream, stream.average_rate or stream.guessed_rate or Fraction(25))
+        for index, frame in frames:
+            for i, f in weave.push(index, frame) if weave else [(index, frame)]:
+                put(self.queue, w.frame(i, f.pts, self.colour.to_rgb(f, self.deep)), self.stop)
+        if weave is not None and not self.stop.is_set():
+            for i, f in weave.flush():
+                put(self.queue, w.frame(i, f.pts, self.colour.to_rgb(f, self.deep)), self.stop)
 
     def _decoded(self, container, stream):
         """The stream's decoded frames; a packet the decoder rejects is skipped and counted."""
@@ -83,7 +96,7 @@ class FrameReader(threading.Thread):
                 continue
             yield from frames
 
-    def _counted(self, container, stream) -> None:
+    def _counted(self, container, stream):
         """The window's frames, counted from the video's start; timestamps made increasing where a
         damaged stream repeats or lacks them."""
         w, index, last_pts = self.window, 0, None
@@ -95,10 +108,11 @@ class FrameReader(threading.Thread):
                 pts = last_pts + 1  # a damaged or odd stream: keep timestamps increasing
             last_pts = pts
             if index >= w.first:
-                put(self.queue, w.frame(index, pts, self.colour.to_rgb(frame, self.deep)), self.stop)
+                frame.pts = pts
+                yield index, frame
             index += 1
 
-    def _seeked(self, container, stream, rewound: bool = False) -> None:
+    def _seeked(self, container, stream, rewound: bool = False):
         """The window's frames by their timestamps, from the keyframe before its first."""
         w = self.window
         first_pts, _, _, stop_pts = w.pts
@@ -110,13 +124,14 @@ class FrameReader(threading.Thread):
                 return
             if at_first and frame.pts > first_pts and not rewound:
                 # the container's index put the seek past the frame asked for: read from the start
-                return self._seeked(container, stream, rewound=True)
+                yield from self._seeked(container, stream, rewound=True)
+                return
             at_first = False
             if frame.pts < first_pts:
                 continue
             if stop_pts is not None and frame.pts >= stop_pts:
                 return
-            put(self.queue, w.frame(index, frame.pts, self.colour.to_rgb(frame, self.deep)), self.stop)
+            yield index, frame
             index += 1
 
     def frames(self, cancel: threading.Event | None, writer_check) -> Iterator[Frame]:

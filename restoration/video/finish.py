@@ -85,6 +85,8 @@ def video_metrics(task: VideoTask, stats: PieceStats, resumed: int, elapsed: flo
         "compared_with": "input frames resized (one frame per second sampled)",
         "stabilized": task.stabilized, "scene_cuts": stats.cuts,
         "encoder": task.encoder.name, "pixel_format": task.encoder.pix_fmt,
+        "deinterlace": {"mode": task.fields.mode, "why": task.fields.why,
+                        "fps_out": float(task.timing[1])},
         **({"faces": faces} if task.options.face != "off" else {}),
         **(interpolation_metrics(task, stats) if task.video.interpolates else {}),
     }

@@ -109,6 +109,9 @@ class _Piece:
         for frame in frames:
             if frame.lookahead and not keep_ahead:
                 continue
+            if frame.warmup and not self.task.temporal:  # decoded for the cut detector or bwdif only
+                yield frame
+                continue
             batch.append(frame)
             if len(batch) == self.task.video.batch:
                 yield from self._restore(batch)
@@ -182,9 +185,9 @@ def run_piece(task: VideoTask, piece: Piece, restorer, *, on_frames: Callable[[i
     run = _Piece(task, piece, restorer, on_frames)
     depth = max(4, 2 * task.video.batch)
     encoding = task.encoder
-    reader = FrameReader(task.src, piece.window, run.stop, depth, task.info.colour, encoding.deep)
+    reader = FrameReader(task.src, piece.window, run.stop, depth, task.info.colour, encoding.deep, task.fields)
     timing = task.retiming
-    time_base, rate = (timing.out_time_base, timing.out_rate) if timing else (task.info.time_base, task.info.rate)
+    time_base, rate = (timing.out_time_base, timing.out_rate) if timing else task.timing
     writer = SegmentWriter(SegmentEncoder(task.work, task.dst, task.video, encoding, time_base, rate,
                                           task.segment_frames, piece.first_segment), run.stop, depth)
     reader.start()

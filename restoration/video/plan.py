@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..progress import ProgressFn, ProgressLine
 from .cuts import CutDetector
 from .decode import Window
 from .encoders import Encoding, choose
+from .fields import Fields
 from .interpolate import Interpolation, Retiming
 from .probe import VideoInfo, open_video, probe
 from .segments import fingerprint, prepare_work_dir, segment_name, work_dir
@@ -68,9 +70,8 @@ def check_video(src: Path, dst: Path, options: RestoreOptions, video: VideoOptio
 
 def extra_frames(task: VideoTask) -> int:
     """Frames a piece restores besides its own: warm-up before it and look-ahead after it."""
-    if task.video.interpolates:
-        return (WARMUP_FRAMES if task.temporal else CutDetector.behind) + INTERPOLATION_LOOKAHEAD
-    return WARMUP_FRAMES if task.temporal else 0  # the look-ahead is only decoded
+    warm = WARMUP_FRAMES if task.temporal else 0  # other warm-up frames are only decoded
+    return warm + INTERPOLATION_LOOKAHEAD if task.video.interpolates else warm
 
 
 def first_frame_monochrome(src: Path, options: RestoreOptions) -> bool | None:
@@ -106,6 +107,7 @@ class VideoTask:
     video: VideoOptions
     monochrome: bool | None
     encoding: Encoding | None = None  # chosen once for the job (``encoders.choose``); None: the software one
+    fields: Fields = Fields()  # what is done with the fields, decided once (``fields.decide``)
     per_segment: int | None = None  # frames per segment file, when an executor cuts finer than the options
 
     @property
@@ -115,7 +117,10 @@ class VideoTask:
 
     @property
     def segment_frames(self) -> int:
-        """Frames per segment file: the unit of resuming, and of the work a piece gets when split."""
+        """Frames per segment file: the unit of resuming, and of the work a piece gets when split (film
+        matched back from telecine is one segment: its five-frame cycles must not be cut)."""
+        if self.fields.film:
+            return 1 << 40
         return self.per_segment or max(1, round((self.info.fps or 25.0) * self.video.segment_seconds))
 
     @property
@@ -140,10 +145,16 @@ class VideoTask:
         return self.encoding or choose(replace(self.video, encoder="software"), self.info.colour)
 
     @property
+    def timing(self) -> tuple[Fraction, Fraction]:
+        """(time base, frame rate) of the frames the stages see: the input's, or after deinterlacing."""
+        f, info = self.fields, self.info
+        return f.time_base(info.time_base, info.rate), f.rate(info.rate)
+
+    @property
     def retiming(self) -> Retiming | None:
         """When the output's frames are, where frame interpolation changes it (None: the input's)."""
         v = self.video
-        return Retiming.make(self.info.time_base, self.info.rate, v.interpolate, v.fps) if v.interpolates else None
+        return Retiming.make(*self.timing, v.interpolate, v.fps) if v.interpolates else None
 
     @property
     def finds_cuts(self) -> bool:
@@ -231,10 +242,12 @@ class VideoPlan:
     def __init__(self, task: VideoTask) -> None:
         self.task, self.per = task, task.segment_frames
         first_missing = task.start_work()
-        self.times = frame_times(task.src)
+        self.times = None if task.fields.film else frame_times(task.src)  # film: one piece (see segment_frames)
         self.warmup = WARMUP_FRAMES if task.temporal else CutDetector.behind if task.finds_cuts else 0
         self.lookahead = (INTERPOLATION_LOOKAHEAD if task.video.interpolates else LOOKAHEAD_FRAMES
                           if task.temporal else 0)
+        if task.fields.active:  # bwdif reads the frames either side of each
+            self.warmup, self.lookahead = max(self.warmup, 1), max(self.lookahead, 1)
         if self.times is None:  # one piece: the rest of the video, from its first missing segment
             self.count, self.segments, self.missing = None, None, [first_missing]
         else:
@@ -303,12 +316,12 @@ class VideoPlan:
     @property
     def written_per_frame(self) -> float:
         """Frames written for each of the video's (1 without frame interpolation)."""
-        timing = self.task.retiming
+        timing, fields = self.task.retiming, float(self.task.fields.per_frame)
         if timing is None:
-            return 1.0
-        if self.times is not None and self.count:
+            return fields
+        if self.times is not None and self.count and not self.task.fields.active:
             return timing.count(self.times) / self.count
-        return float(timing.out_rate / timing.rate)
+        return fields * float(timing.out_rate / timing.rate)
 
     def result(self, stats: Any, **extra: Any) -> VideoRun:
         """The run of this plan once its pieces' ``stats`` are added up."""
