@@ -307,6 +307,24 @@ async def restore_video_endpoint(video: str | None, given: dict[str, Any], run: 
     yield (str(res.path) if res.path.suffix in (".mp4", ".webm") else None), str(res.path), res.metrics
 
 
+@_endpoint("video", *api.VIDEO_PARAMS, *api.PREVIEW_PARAMS)
+async def preview_video_endpoint(video: str | None, given: dict[str, Any], run: Watched):
+    """A stretch of the video (``at`` seconds in, ``seconds`` long; 0: one frame) restored with these settings:
+    yields (the first frame before and after, the restored stretch, a line with the estimate for the whole)."""
+    src = _upload(video, "video", settings().max_video_mb)
+    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
+    vopts = await asyncio.to_thread(_video_options, given)
+    at = float(given.get("at") or 0)
+    seconds = 2.0 if given.get("seconds") in (None, "") else float(given["seconds"])
+    job = background.Background(lambda cancel, moved: host().preview(src, opts, vopts, at, seconds, moved),
+                                "preview-job")
+    async for _ in background.watch(job, run.report, gone=run.gone):
+        pass
+    p = job.result()
+    _tell(notes)
+    yield (str(p.before), str(p.after)), str(p.video), " ".join([p.summary, *notes])
+
+
 async def compare_endpoint(image: str | None, left: str | None, right: str | None, upscale: float | None,
                            request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:
     """Two upscalers (``left``, ``right``: ids or the visitor's added models) on the same crop of the photo's
@@ -593,7 +611,8 @@ def _video_options(given: dict[str, Any]) -> Any:
     model = given.get("interpolation_model") or None
     if model is not None:
         check_not_a_path(model, "interpolation_model")
-    vopts = build_video_options(codec=given.get("codec"), **whole, fps=fps, interpolation_model=model)
+    vopts = build_video_options(codec=given.get("codec"), **whole, fps=fps, interpolation_model=model,
+                                deinterlace=given.get("deinterlace") or None, encoder=given.get("encoder") or None)
     check_interpolation_model(vopts)
     return vopts
 
@@ -607,29 +626,55 @@ def _video_tab() -> tuple[Any, ...]:
                 run = gr.Button("Restore video", variant="primary", size="lg", elem_id="restore-video")
                 stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop-video")
             panel = _options_panel("video", default_preset="video", images=False)
-            with gr.Accordion("Smoother motion (frame interpolation)", open=False, elem_id="interpolation"):
-                multiplier = _widget("interpolate", value=1, elem_id="interpolate")
-                with gr.Row():
-                    fps = gr.Number(label=field("fps").label, info="0: keep the frame rate (or use the multiplier)",
-                                    value=None, minimum=0,
-                                    maximum=field("fps").hi, elem_id="target-fps")
-                    rife = _widget("interpolation_model", value=field("interpolation_model").default,
-                                   choices=catalogue.menu_choices("interpolation"), elem_id="interpolation-model")
-            with gr.Accordion("Video encoding", open=False):
-                codec = _widget("codec", field("codec").default)
-                crf = _widget("crf", value=field("crf").default)
+            settings_ = _video_settings()
         with gr.Column(scale=2):
+            _preview_section(video_in, panel, settings_)
             video_out = gr.Video(label="Restored", elem_id="video-out")
             video_file = gr.File(label="Download", elem_id="video-file")
             summary = gr.Markdown(elem_id="video-summary")
             video_metrics = gr.JSON(label="Metrics", visible=False)
             status = gr.Markdown(elem_id="status-video")
         event = _run_button(run, status, "video", api.RESTORE_VIDEO, fn=restore_video_endpoint,
-                            inputs=[video_in, panel[0], *panel[1], codec, crf, multiplier, fps, rife],
+                            inputs=[video_in, panel[0], *panel[1], *settings_],
                             outputs=[video_out, video_file, video_metrics])
         event.then(words.video_summary, video_metrics, summary, api_visibility="private", queue=False)
         _stop_button(stop, event, status, "video")
     return panel
+
+
+def _video_settings() -> list[Any]:
+    """The Video tab's own settings, in ``VIDEO_PARAMS`` order: encoding, smoother motion, old footage."""
+    with gr.Accordion("Old footage (interlaced, telecined)", open=False, elem_id="old-footage"):
+        fields = _widget("deinterlace", value=field("deinterlace").default, elem_id="deinterlace")
+    with gr.Accordion("Smoother motion (frame interpolation)", open=False, elem_id="interpolation"):
+        multiplier = _widget("interpolate", value=1, elem_id="interpolate")
+        with gr.Row():
+            fps = gr.Number(label=field("fps").label, info="0: keep the frame rate (or use the multiplier)",
+                            value=None, minimum=0, maximum=field("fps").hi, elem_id="target-fps")
+            rife = _widget("interpolation_model", value=field("interpolation_model").default,
+                           choices=catalogue.menu_choices("interpolation"), elem_id="interpolation-model")
+    with gr.Accordion("Video encoding", open=False):
+        with gr.Row():
+            codec = _widget("codec", field("codec").default)
+            encoder = _widget("encoder", field("encoder").default)
+        crf = _widget("crf", value=field("crf").default)
+    return [codec, crf, multiplier, fps, rife, fields, encoder]
+
+
+def _preview_section(video_in: Any, panel: tuple[Any, ...], settings_: list[Any]) -> None:
+    """Preview: a stretch (or one frame) restored with the tab's settings, before and after, and how long the
+    whole video would take at that pace."""
+    with gr.Accordion("Preview a few seconds first", open=False, elem_id="preview"):
+        with gr.Row():
+            at = gr.Number(label="From (seconds)", value=0, minimum=0, elem_id="preview-at")
+            seconds = gr.Dropdown([("one frame", 0), ("2 seconds", 2), ("5 seconds", 5)], value=2,
+                                  label="Length", elem_id="preview-seconds")
+            go = gr.Button("Preview", elem_id="preview-run")
+        pair = gr.ImageSlider(label="Before / after (the first frame)", type="filepath", elem_id="preview-pair")
+        clip = gr.Video(label="Preview", elem_id="preview-video")
+        said = gr.Markdown(elem_id="preview-said")
+    go.click(preview_video_endpoint, [video_in, panel[0], *panel[1], *settings_, at, seconds], [pair, clip, said],
+             api_name=api.api_name(api.PREVIEW_VIDEO), concurrency_id="gpu", concurrency_limit=settings().concurrency)
 
 
 def _batch_tab() -> tuple[Any, ...]:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .api import BatchResult, ClientError, Comparison, ImageResult, RestorationClient, VideoResult
+from .api import BatchResult, ClientError, Comparison, ImageResult, RestorationClient, VideoPreview, VideoResult
 from .endpoints import LIST_MODELS, RESTORE_BATCH, RESTORE_IMAGE, RESTORE_VIDEO
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "Comparison",
     "ImageResult",
     "RestorationClient",
+    "VideoPreview",
     "VideoResult",
 ]

@@ -12,6 +12,7 @@ from .endpoints import (
     COMPARE,
     LIST_MODELS,
     OPTION_PARAMS,
+    PREVIEW_VIDEO,
     REMOVE_MODEL,
     RESTORE_BATCH,
     RESTORE_IMAGE,
@@ -52,6 +53,17 @@ class BatchResult:
     archive: Path | None
     report: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VideoPreview:
+    """A stretch of a video restored with the job's settings: its first frame ``before`` and ``after``
+    (PNG), the restored stretch (``video``), and the server's line with the estimate for the whole."""
+
+    before: Path
+    after: Path
+    video: Path
+    said: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,22 @@ class RestorationClient:
         if out is None:
             raise ClientError(f"{RESTORE_VIDEO} returned no file")
         return VideoResult(out, dict(metrics or {}))
+
+    def preview_video(self, path: str | os.PathLike, at: float = 0.0, seconds: float = 2.0,
+                      **options: Any) -> VideoPreview:
+        """Restore ``seconds`` of the video from ``at`` (0 seconds: one frame) with the options of
+        ``restore_video``, to see the result and how long the whole video would take before running it."""
+        from gradio_client import handle_file
+
+        if not Path(path).is_file():
+            raise ClientError(f"{path}: file not found")
+        pair, clip, said = self._call(PREVIEW_VIDEO, handle_file(str(path)), *_options(options, VIDEO_PARAMS),
+                                      at, seconds)
+        sides = [_path(v) for v in pair] if isinstance(pair, (list, tuple)) else []
+        video = _path(clip)
+        if len(sides) != 2 or None in sides or video is None:
+            raise ClientError(f"{PREVIEW_VIDEO} returned no preview")
+        return VideoPreview(sides[0], sides[1], video, str(said))
 
     def restore_batch(self, paths: list[str | os.PathLike], **options: Any) -> BatchResult:
         """Restore many image files and/or zip archives; one zip comes back with every result."""

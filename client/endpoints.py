@@ -16,6 +16,7 @@ LIST_MODELS = "/list_models"
 ADD_MODEL = "/add_model"
 REMOVE_MODEL = "/remove_model"
 COMPARE = "/compare_upscalers"
+PREVIEW_VIDEO = "/preview_video"
 # The tools for AI agents (restoration.server.agents.TOOLS) are served as /agent_<tool> (and over MCP).
 AGENT_PREFIX = "/agent_"
 
@@ -25,7 +26,9 @@ OPTION_PARAMS: tuple[str, ...] = (
     "face", "face_fidelity", "face_mask", "denoise_model",
 )
 # /restore_video takes these after the options above.
-VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf", "interpolate", "fps", "interpolation_model")
+VIDEO_PARAMS: tuple[str, ...] = ("codec", "crf", "interpolate", "fps", "interpolation_model", "deinterlace", "encoder")
+# /preview_video takes these after the video options: where the stretch starts (s) and how long it is (0: a frame).
+PREVIEW_PARAMS: tuple[str, ...] = ("at", "seconds")
 
 
 def field(name: str) -> Field:

@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("restore_archive", "restore_folder", "restore_video"), "jobs"),
     "VideoResult": "video",
     "interpolate": "interpolation",
+    "preview_video": "video.preview",
 }
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "interpolate",
     "list_models",
     "prepare",
+    "preview_video",
     "read_image",
     "register",
     "restore_archive",

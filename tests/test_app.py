@@ -118,7 +118,7 @@ def test_api_lists_only_the_public_endpoints(server):
     assert not info.get("unnamed_endpoints")
     agents = {"/agent_restore_image", "/agent_restore_video", "/agent_list_models"}  # the MCP tools, also REST
     assert names == {"/restore_image", "/restore_batch", "/list_models", "/restore_video", "/add_model",
-                     "/remove_model", "/compare_upscalers", *agents}
+                     "/remove_model", "/compare_upscalers", "/preview_video", *agents}
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", str(Path(app.__file__).resolve())])

@@ -265,3 +265,34 @@ def test_ray_deinterlaces_as_one_run_does(tmp_path):
         ray.shutdown()
     assert res.metrics["cluster"]["segments"] == 3
     assert all(np.array_equal(a, b) for a, b in zip(planes(res.path), local)) and len(local) == 30
+
+
+# --- the preview -----------------------------------------------------------------------------------
+def test_a_preview_restores_a_stretch_with_the_jobs_settings_and_estimates_the_whole(tmp_path):
+    from restoration import preview_video
+
+    src, _ = interlaced(tmp_path / "i25.mp4", n=25)  # 1 s of 25i
+    from PIL import Image
+
+    p = preview_video(src, tmp_path / "p", NOTHING, VideoOptions(), at=0.4, seconds=0.2)
+    assert p.frames == 5 and p.metrics["deinterlace"]["mode"] == "frames"  # the whole video's decision
+    assert combing(np.asarray(Image.open(p.after))) < 0.6 * combing(np.asarray(Image.open(p.before)))
+    assert p.estimate_s > 0 and "the whole video should take about" in p.summary
+    opts = RestoreOptions(upscale=2, model="realesr-general-x4v3", colorize="off", denoise=0, sharpen=0)
+    one = preview_video(src, tmp_path / "one", opts, VideoOptions(), at=0.9, seconds=0)
+    assert one.frames == 1 and Image.open(one.before).size == (256, 144) and Image.open(one.after).size == (512, 288)
+    with pytest.raises(OptionError, match="at=5: the preview must start inside the video"):
+        preview_video(src, tmp_path / "x", opts, VideoOptions(), at=5)
+
+
+def test_the_client_previews_and_restores_old_footage(server, tmp_path):
+    from client import RestorationClient
+
+    src, _ = interlaced(tmp_path / "i25.mp4", n=10)
+    with RestorationClient(server, download_dir=tmp_path / "dl") as c:
+        p = c.preview_video(src, at=0, seconds=0, preset="none", upscale=0, colorize="off", denoise=0, sharpen=0)
+        r = c.restore_video(src, preset="none", upscale=0, colorize="off", denoise=0, sharpen=0, codec="prores",
+                            deinterlace="fields")
+    assert p.before.is_file() and p.after.is_file() and p.video.is_file() and "Preview: 1 frame(s)" in p.said
+    assert r.metrics["deinterlace"]["mode"] == "fields" and r.metrics["encoder"] == "prores_ks"
+    assert len(planes(r.path, "rgb24")) == 20 and r.path.suffix == ".mov"

@@ -124,6 +124,21 @@ class Host:
             said.append(f"{name}: {seconds:.1f} s")
         return shown, said
 
+    def preview(self, src: Path, options: RestoreOptions, video: VideoOptions, at: float, seconds: float,
+                progress: ProgressFn | None = None) -> Any:
+        """A preview of the video ``src`` (``restoration.video.preview``) in a new folder: a stretch from ``at``
+        for ``seconds`` (0: one frame) with the job's settings, where its jobs run (ZeroGPU: a GPU call)."""
+        from ..video.preview import preview_video
+
+        folder = self.folder()
+        try:
+            ex = self.executor()
+            return preview_video(src, folder, options, video, at=at, seconds=seconds, progress=progress,
+                                 executor=ex if self.zerogpu else None)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
     def batch(self, uploads: list[Path], given: dict[str, Any], options: RestoreOptions) -> HostBatch:
         """A batch of ``uploads`` (images and zips) with ``options`` (``given`` keys its folder on ZeroGPU)."""
         folder = self.folder(request_key(uploads, given))
