@@ -235,7 +235,7 @@ async def restore_image_endpoint(image: str | None, given: dict[str, Any], run: 
     src = _upload(image, "image")
 
     def work(cancel: Any, moved: Callable[[float, str], None]) -> Any:
-        opts, notes = visitors.visitor_job(given)
+        opts, notes = catalogue.visitor_job(given)
         out = host().restore_image(src, opts, moved)
         out.metrics["warnings"] = [*notes, *out.metrics.get("warnings", [])]
         return out
@@ -256,7 +256,7 @@ async def restore_batch_endpoint(files: list[str] | None, given: dict[str, Any],
     here) is reported and the others go on; a batch stopped part-way still delivers what it finished."""
     if not files:
         raise RestorationError("No files given: upload images or a zip first.")
-    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
+    opts, notes = await asyncio.to_thread(catalogue.visitor_job, given)
     job = await asyncio.to_thread(host().batch, [_upload(f, "file") for f in files], given, opts)
     batch, shown = job.request, [0]
 
@@ -291,7 +291,7 @@ async def restore_video_endpoint(video: str | None, given: dict[str, Any], run: 
     """Restore one video, audio kept; a Stop or a closed page stops it. Yields (playable video or None,
     file to download, metrics)."""
     src = _upload(video, "video", settings().max_video_mb)
-    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
+    opts, notes = await asyncio.to_thread(catalogue.visitor_job, given)
     vopts = await asyncio.to_thread(_video_options, given)
     job = await asyncio.to_thread(host().video, src, given, opts, vopts)
     try:
@@ -312,7 +312,7 @@ async def preview_video_endpoint(video: str | None, given: dict[str, Any], run: 
     """A stretch of the video (``at`` seconds in, ``seconds`` long; 0: one frame) restored with these settings:
     yields (the first frame before and after, the restored stretch, a line with the estimate for the whole)."""
     src = _upload(video, "video", settings().max_video_mb)
-    opts, notes = await asyncio.to_thread(visitors.visitor_job, given)
+    opts, notes = await asyncio.to_thread(catalogue.visitor_job, given)
     vopts = await asyncio.to_thread(_video_options, given)
     at = float(given.get("at") or 0)
     seconds = 2.0 if given.get("seconds") in (None, "") else float(given["seconds"])

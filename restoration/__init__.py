@@ -32,7 +32,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("restore_archive", "restore_folder", "restore_video"), "jobs"),
     "VideoResult": "video",
     "interpolate": "interpolation",
-    "preview_video": "video.preview",
+    "preview_video": "preview",
 }
 
 __all__ = [

@@ -23,10 +23,9 @@ from .. import config
 from ..errors import OptionError
 from ..media import ImageData, read_image
 from ..options import PRESETS, build_video_options
-from .catalogue import best_available, catalogue
+from .catalogue import best_available, catalogue, visitor_job
 from .fetch import read_input
 from .host import Host
-from .visitors import visitor_options
 
 INLINE_MAX_SIDE = 2048  # a restored picture larger than this comes back as a preview, with the link
 INLINE_MAX_PIXELS = 2_000_000  # ... and one with more pixels as a JPEG preview rather than a PNG
@@ -99,7 +98,7 @@ def _options(caller: Caller, given: dict[str, Any]) -> Any:
         given["model"] = best
     elif given.get("model") == "auto":
         given.pop("model")
-    return visitor_options(given)
+    return visitor_job(given)[0]
 
 
 def restore_image(image: str, upscale: float = 4, model: str = "auto", denoise: float = 0,

@@ -11,7 +11,7 @@ from ..catalog import get_spec, list_models
 from ..errors import UnknownModelError
 from ..options import RestoreOptions
 from ..weights import availability
-from .visitors import added_models
+from .visitors import added_models, visitor_options
 
 # The upscalers "auto" chooses from, best first: the general photo network, then the fast ones.
 UPSCALERS = ("realesrgan-x4plus", "realesr-general-x4v3", "realesrgan-x2plus", "realesr-animevideov3",
@@ -54,6 +54,12 @@ def best_available(task: str) -> str | None:
 def _stand_in(model_id: str, task: str) -> str | None:
     return next((m for m in NEAREST.get(model_id, ()) if usable(m)), None) or (
         best_available(task) if task == "super-resolution" else None)
+
+
+def visitor_job(given: dict[str, Any]) -> tuple[RestoreOptions, list[str]]:
+    """The current visitor's options (``visitors.visitor_options``) with every model they did not name that
+    this server lacks replaced by its nearest stand-in here (``for_here``); returns (options, notes)."""
+    return for_here(visitor_options(given), {k for k, v in given.items() if v is not None})
 
 
 def for_here(options: RestoreOptions, given: set[str]) -> tuple[RestoreOptions, list[str]]:

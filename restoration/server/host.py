@@ -126,9 +126,9 @@ class Host:
 
     def preview(self, src: Path, options: RestoreOptions, video: VideoOptions, at: float, seconds: float,
                 progress: ProgressFn | None = None) -> Any:
-        """A preview of the video ``src`` (``restoration.video.preview``) in a new folder: a stretch from ``at``
+        """A preview of the video ``src`` (``restoration.preview``) in a new folder: a stretch from ``at``
         for ``seconds`` (0: one frame) with the job's settings, where its jobs run (ZeroGPU: a GPU call)."""
-        from ..video.preview import preview_video
+        from ..preview import preview_video
 
         folder = self.folder()
         try:

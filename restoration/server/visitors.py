@@ -84,22 +84,14 @@ def visitor_scope(visitor: str | None) -> Iterator[None]:
 
 
 def visitor_options(given: dict[str, Any]) -> RestoreOptions:
-    """The options of a visitor's job (``visitor_job`` without its notes)."""
-    return visitor_job(given)[0]
-
-
-def visitor_job(given: dict[str, Any]) -> tuple[RestoreOptions, list[str]]:
     """``build_options`` for the current visitor: the preset (``given["preset"]``; "custom" is none),
-    then the options given (None: not given); a model the visitor did not name that this server cannot
-    use is replaced by its nearest stand-in here (``catalogue.for_here``), with a note saying so. A
-    visitor names the models they added by their own file names; they may not name the server's files
-    by path, nor a model another visitor added (it is as unknown to them as a name that does not
-    exist); an ``hf:`` file is fetched now, within the room visitors' files have
+    then the options given (None: not given); ``catalogue.visitor_job`` adds the stand-ins for models
+    this server lacks. A visitor names the models they added by their own file names; they may not
+    name the server's files by path, nor a model another visitor added (it is as unknown to them as a
+    name that does not exist); an ``hf:`` file is fetched now, within the room visitors' files have
     (``RESTORATION_USER_MODELS_MB``), unless models from visitors are off. What a server writes is PNG
-    unless a format is given. Returns (options, notes). Raises ``OptionError`` and
-    ``WeightsUnavailableError`` (an ``hf:`` file that cannot be fetched)."""
-    from .catalogue import for_here
-
+    unless a format is given. Raises ``OptionError`` and ``WeightsUnavailableError`` (an ``hf:`` file
+    that cannot be fetched)."""
     visitor, given = uploads.current_owner.get(), dict(given)
     mine = {i["file"]: i["stored"] for i in _added()}
     for name in MENU_OPTIONS:
@@ -116,8 +108,7 @@ def visitor_job(given: dict[str, Any]) -> tuple[RestoreOptions, list[str]]:
             uploads.touch([value], visitor, _until())
     preset = given.get("preset")
     opts = build_options(None if preset == CUSTOM else preset, **{k: v for k, v in given.items() if k in IMAGE_OPTIONS})
-    opts, notes = for_here(opts, {k for k, v in given.items() if v is not None})
-    return (opts if opts.output_format else opts.with_(output_format="png")), notes
+    return opts if opts.output_format else opts.with_(output_format="png")
 
 
 def _fetch_for_visitor(option: str, ref: str, visitor: str | None) -> None:

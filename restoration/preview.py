@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError, VideoReadError
-from ..options import RestoreOptions, VideoOptions
-from ..progress import ProgressFn, about
-from .probe import open_video, probe
+from .errors import OptionError, VideoReadError
+from .options import RestoreOptions, VideoOptions
+from .progress import ProgressFn, about
+from .video.probe import open_video, probe
 
 MAX_SECONDS = 10.0
 
@@ -71,7 +71,7 @@ def _stretch(src: Path, dst: Path, at: float, seconds: float) -> tuple[int, np.n
                     s.width, s.height, s.pix_fmt = frame.width, frame.height, frame.format.name
                     for k in ("colorspace", "color_primaries", "color_trc", "color_range"):
                         setattr(s.codec_context, k, getattr(frame, k))
-                    from .colour import Colour
+                    from .video.colour import Colour
 
                     first = Colour.of(frame).to_rgb(frame, False)
                 for p in s.encode(frame):
@@ -89,10 +89,10 @@ def preview_video(src: Path, folder: Path, options: RestoreOptions, video: Video
     """The preview of ``src`` (see the module), written into ``folder``; ``executor`` as for
     ``restore_video`` (a ZeroGPU Space runs it in a GPU call). Raises ``OptionError`` for a moment
     outside the video or a stretch over ``MAX_SECONDS``, and what ``restore_video`` raises."""
-    from ..jobs import restore_video
-    from ..media import ImageData, write_image
-    from ..pipeline import prepare
-    from .fields import decide
+    from .jobs import restore_video
+    from .media import ImageData, write_image
+    from .pipeline import prepare
+    from .video.fields import decide
 
     info = probe(src)
     if not 0 <= at < max(info.duration, 1e-3):
@@ -114,7 +114,7 @@ def preview_video(src: Path, folder: Path, options: RestoreOptions, video: Video
 
     with av.open(str(res.path)) as c:
         g = next(c.decode(video=0))
-        from .colour import Colour
+        from .video.colour import Colour
 
         after = Colour.of(g).to_rgb(g, False)
     before = write_image(ImageData(first.astype(np.float32) / 255), folder / "before.png", output_format="png")
