@@ -24,9 +24,10 @@ from restoration.options import VideoOptions, build_video_options
 from restoration.video.interpolate import Retiming
 
 from . import golden
+from .conftest import SHARED_WEIGHTS
 from .test_video import audio_payload, frames_of, make_clip
 
-TRAINED = Path(__file__).resolve().parents[2] / "shared" / "weights" / "rife-4.26.flownet.pkl"
+TRAINED = SHARED_WEIGHTS / "rife-4.26.flownet.pkl"
 PLAIN = RestoreOptions(upscale=0, colorize="off", denoise=0, sharpen=0, precision="fp32")
 
 
