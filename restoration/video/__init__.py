@@ -1,12 +1,14 @@
 """Video restoration: stream frames through the image stages, keep timing, rotation, audio, subtitles.
 
 Modules: ``probe`` (what a file holds), ``plan`` (a job checked and cut into pieces), ``piece`` (one
-stretch of frames through the stages, with its own temporal state), ``decode`` (the decoder thread),
-``segments`` (encoding into resumable segments, the encoder thread), ``stabilize`` (temporal smoothing
-and the flicker measure), ``assemble`` (joining segments with the source's audio and subtitles) and
-``finish`` (the ending every job shares). The front door, ``restore_video``, is in
-``restoration.jobs``; codecs and ``VideoOptions`` live in ``restoration.options``; the errors in
-``restoration.errors``.
+stretch of frames through the stages, with its own temporal state), ``frames`` (a frame, a pass),
+``decode`` (the decoder thread), ``fields`` (deinterlacing and telecine, in the decoder), ``colour`` (a
+video's matrix, range and depth kept), ``cuts`` (scene cuts), ``stabilize`` (temporal smoothing and the
+flicker measure), ``interpolate`` (frame interpolation as a pass), ``encoders`` (which encoder),
+``segments`` (encoding into resumable segments, the encoder thread), ``assemble`` (joining segments
+with the source's audio and subtitles) and ``finish`` (the ending every job shares). The front door,
+``restore_video``, is in ``restoration.jobs``; codecs and ``VideoOptions`` live in
+``restoration.options``; the errors in ``restoration.errors``.
 """
 
 from ..errors import Cancelled, VideoReadError, VideoWriteError
