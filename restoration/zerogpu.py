@@ -235,8 +235,8 @@ class Calls:
         ms, weights, fit = self._sizes.pop(task.dst, None) or self._sized(task, job.restorer)
         if not plan.splittable and plan.restored(plan.pieces()[0]) > fit:
             if task.fields.film:
-                raise RestorationError(f"{task.src.name}: telecined film is matched back to 24 frames a second in one "
-                                       "piece, which is longer than one GPU call; use deinterlace=on, or a shorter clip")
+                raise RestorationError(f"{task.src.name}: telecined film is matched back to 24 frames a second in "
+                                       "one piece, longer than one GPU call; use deinterlace=on, or a shorter clip")
             raise RestorationError(f"{task.src.name}: the frames' timestamps (missing or repeated) do not allow "
                                    "cutting it into GPU calls; remux it (ffmpeg -i in -c copy out.mkv) and try again")
         line = plan.line(job.progress, " · ZeroGPU calls")
