@@ -193,12 +193,12 @@ def video_models(video: VideoOptions) -> list[tuple[str, str]]:
 
 
 def check_interpolation_model(video: VideoOptions) -> None:
-    """Read the interpolation model (on the CPU, cached) so that a file that is not RIFE is refused
-    before any frame. Raises ``ModelLoadError``."""
+    """Read the interpolation model once (the job's pieces use what was read) so that a file that is not
+    RIFE is refused before any frame. Raises ``ModelLoadError``."""
     if video.interpolates:
-        from .interpolation import load_interpolator
+        from .interpolation import check_model
 
-        load_interpolator(video.interpolation_model, "cpu", "fp32")
+        check_model(video.interpolation_model)
 
 
 def restore_video(

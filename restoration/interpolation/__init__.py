@@ -7,6 +7,6 @@
 
 from __future__ import annotations
 
-from .rife import DEFAULT_MODEL, Interpolator, Prepared, interpolate, load_interpolator
+from .rife import DEFAULT_MODEL, Interpolator, Prepared, check_model, interpolate, load_interpolator
 
-__all__ = ["DEFAULT_MODEL", "Interpolator", "Prepared", "interpolate", "load_interpolator"]
+__all__ = ["DEFAULT_MODEL", "Interpolator", "Prepared", "check_model", "interpolate", "load_interpolator"]

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ TRAINING_ONLY = ("teacher.", "caltime.")  # parts of a training checkpoint that 
 FULL_RESOLUTION_MOTION = 1920 * 1088  # above this many pixels, motion is estimated at half resolution
 _lock = threading.Lock()
 _cache: dict[tuple[str, str, str, str, int, int], Interpolator] = {}
+_files: dict[tuple[str, int, int], IFNet] = {}  # each file's network as read (fp32, CPU)
 
 
 def read_state(path: Path) -> dict[str, torch.Tensor]:
@@ -160,27 +162,52 @@ def _cpu_precision(net: IFNet, device: torch.device, name: str) -> IFNet:
     return low if keep else net
 
 
-def load_interpolator(model: str | None = None, device: str = "auto", precision: str = "auto") -> Interpolator:
-    """The RIFE of ``model`` (a catalogue id, a weight file or ``hf:owner/repo/file``; default
-    ``rife-4.26``) on ``device`` (auto, cpu, cuda[:N]) in ``precision`` (auto, fp32, fp16, bf16);
-    cached. Raises what ``models.locate`` raises, ``ModelLoadError`` and ``OptionError``."""
+def _reference(model: str | None) -> tuple[Any, Any]:
+    """(the parsed reference, where its weights are) of ``model``, a catalogue id checked to be RIFE's kind."""
     from ..catalog import get_spec
-    from ..models import check_task, locate, resolve_device
+    from ..models import check_task, locate
     from ..refs import parse_ref
 
     ref = parse_ref(model or DEFAULT_MODEL)
     if ref.kind == "catalog":
         check_task(get_spec(ref.text), "interpolation", ref.name)
+    return ref, locate(ref.text)
+
+
+def _built(name: str, path: Path) -> IFNet:
+    """The network of the file ``path`` in fp32 on the CPU, read once per file (kept; copied for use)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _lock:
+        if key not in _files:
+            _files[key] = build(read_state(path), name)
+        return _files[key]
+
+
+def check_model(model: str | None = None) -> None:
+    """Find and read ``model``'s file (``load_interpolator`` then uses what was read), so that one that
+    is missing or not RIFE is refused before any work. Raises what ``load_interpolator`` raises."""
+    ref, weights = _reference(model)
+    _built(ref.name, weights.path)
+
+
+def load_interpolator(model: str | None = None, device: str = "auto", precision: str = "auto") -> Interpolator:
+    """The RIFE of ``model`` (a catalogue id, a weight file or ``hf:owner/repo/file``; default
+    ``rife-4.26``) on ``device`` (auto, cpu, cuda[:N]) in ``precision`` (auto, fp32, fp16, bf16);
+    cached. Raises what ``models.locate`` raises, ``ModelLoadError`` and ``OptionError``."""
+    from ..models import resolve_device
+
+    ref, weights = _reference(model)
     if precision not in ("auto", "fp32", "fp16", "bf16"):
         raise OptionError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
     dev = resolve_device(device)
-    weights = locate(ref.text)
     st = weights.path.stat()
     key = (ref.text, str(dev), precision, str(weights.path), st.st_size, st.st_mtime_ns)
+    built = _built(ref.name, weights.path)
     with _lock:
         hit = _cache.get(key)
         if hit is None:
-            net = build(read_state(weights.path), ref.name).to(dev)
+            net = copy.deepcopy(built).to(dev)  # its own copy: moving or casting a module changes it in place
             if dev.type == "cuda":
                 net = net.to({"fp32": torch.float32, "bf16": torch.bfloat16}.get(precision, torch.float16))
             elif precision == "bf16":
