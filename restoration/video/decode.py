@@ -16,7 +16,7 @@ from ..errors import Cancelled, RestorationError, VideoReadError
 from .colour import Colour
 from .fields import FieldFilter, Fields
 from .frames import Frame
-from .probe import open_video, why
+from .probe import decoded, open_video, why
 from .segments import put
 
 MAX_BAD_PACKETS = 100  # damaged packets skipped before a file counts as unreadable
@@ -82,25 +82,17 @@ class FrameReader(threading.Thread):
             for i, f in weave.flush():
                 put(self.queue, w.frame(i, f.pts, self.colour.to_rgb(f, self.deep)), self.stop)
 
-    def _decoded(self, container, stream):
-        """The stream's decoded frames; a packet the decoder rejects is skipped and counted."""
-        import av
-
-        for packet in container.demux(stream):
-            try:
-                frames = stream.decode(packet)
-            except av.InvalidDataError:
-                self.bad_packets += 1
-                if self.bad_packets > MAX_BAD_PACKETS:
-                    raise
-                continue
-            yield from frames
+    def _rejected(self, error: BaseException) -> None:
+        """A packet the decoder rejected: counted; past ``MAX_BAD_PACKETS`` the file is unreadable."""
+        self.bad_packets += 1
+        if self.bad_packets > MAX_BAD_PACKETS:
+            raise error
 
     def _counted(self, container, stream):
         """The window's frames, counted from the video's start; timestamps made increasing where a
         damaged stream repeats or lacks them."""
         w, index, last_pts = self.window, 0, None
-        for frame in self._decoded(container, stream):
+        for frame in decoded(container, stream, self._rejected):
             if self.stop.is_set() or (w.stop is not None and index >= w.stop):
                 return
             pts = frame.pts if frame.pts is not None else (last_pts + 1 if last_pts is not None else 0)
@@ -119,7 +111,7 @@ class FrameReader(threading.Thread):
         if first_pts > 0 or rewound:
             container.seek(0 if rewound else first_pts, stream=stream, backward=True, any_frame=False)
         index, at_first = w.first, True
-        for frame in self._decoded(container, stream):
+        for frame in decoded(container, stream, self._rejected):
             if self.stop.is_set() or frame.pts is None:
                 return
             if at_first and frame.pts > first_pts and not rewound:

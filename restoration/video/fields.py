@@ -96,27 +96,16 @@ def _drain(graph) -> list:
             return out
 
 
-def _frames(container, stream):
-    """The stream's frames, a packet the decoder rejects skipped (the job's decoder counts those)."""
-    import av
-
-    for packet in container.demux(stream):
-        try:
-            yield from stream.decode(packet)
-        except av.InvalidDataError:
-            continue
-
-
 def detect(src: Path, sample: int = SAMPLE) -> dict[str, float]:
     """``idet``'s counts over the first ``sample`` frames: tff, bff, progressive, undetermined (several
     frames judged together) and repeated (frames with a repeated field, as telecine leaves)."""
-    from .probe import open_video
+    from .probe import decoded, open_video
 
     with open_video(src) as c:
         v = c.streams.video[0]
         graph = _graph(v, [("idet", "")], v.average_rate or v.guessed_rate or Fraction(25))
         last, n = None, 0
-        for frame in _frames(c, v):
+        for frame in decoded(c, v):  # a damaged packet skipped, as the job's decoder does
             graph.push(frame)
             for out in _drain(graph):
                 last = out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -52,6 +53,21 @@ def open_video(path: Path):
     except Exception as e:  # noqa: BLE001 - PyAV raises several kinds for unreadable input
         raise VideoReadError(f"{path.name}: not a readable video ({why(e)}); check the file or re-export it") \
             from e
+
+
+def decoded(container, stream, rejected: Callable[[BaseException], None] | None = None):
+    """The stream's decoded frames; a packet the decoder rejects (a damaged stretch) is skipped, as players
+    do, and ``rejected(error)`` told of it (it may raise, to stop there)."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = stream.decode(packet)
+        except av.InvalidDataError as e:
+            if rejected is not None:
+                rejected(e)
+            continue
+        yield from frames
 
 
 def why(e: BaseException) -> str:
